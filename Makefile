@@ -1,0 +1,27 @@
+# The two commands of the README: `make demo` (set up + run the main job on bundled media) and
+# `make test` (set up + run the test suite). Set-up is shared and only reruns when dependencies change.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+DEMO_DIR ?= out/demo
+
+.PHONY: setup demo test lint
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/candor data sample $(DEMO_DIR)/source --clips 2 --seconds 3
+	$(BIN)/candor data prepare $(DEMO_DIR)/source $(DEMO_DIR)/prepared --size 128
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .

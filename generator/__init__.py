@@ -1,0 +1,1 @@
+"""VASA-style talking-face generator: face latent space, audio features, motion diffusion, pipeline."""

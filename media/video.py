@@ -1,0 +1,308 @@
+"""Video reading and MP4 writing (H.264 yuv420p + AAC) through PyAV.
+
+Reading handles odd frame sizes, variable frame rate (frames carry their own timestamps), files
+without audio, and reports corrupt or truncated files as UnreadableMediaError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from media.audio import AudioTrack, decode_audio
+from media.errors import UnreadableMediaError
+
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts")
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """Stream facts read from the container header."""
+
+    width: int
+    height: int
+    fps: float
+    duration: float
+    n_frames: int | None
+    has_audio: bool
+
+
+@dataclass(frozen=True)
+class Video:
+    """A decoded video.
+
+    frames: (T, H, W, 3) uint8 RGB; times: (T,) presentation times in seconds (non-uniform for VFR);
+    fps: average frame rate; audio: mono track at its native rate, or None when the file has none.
+    """
+
+    frames: np.ndarray
+    times: np.ndarray
+    fps: float
+    audio: AudioTrack | None
+
+    @property
+    def duration(self) -> float:
+        if len(self.times) == 0:
+            return 0.0
+        return float(self.times[-1] - self.times[0]) + 1.0 / self.fps
+
+
+def probe_video(path: str | Path) -> VideoInfo:
+    """Header facts without decoding frames."""
+    name = _existing(path)
+    try:
+        with av.open(name) as container:
+            if not container.streams.video:
+                raise UnreadableMediaError(f"{name}: the file has no video stream")
+            stream = container.streams.video[0]
+            fps = _stream_fps(stream)
+            duration = _duration_seconds(container, stream)
+            return VideoInfo(
+                width=stream.codec_context.width,
+                height=stream.codec_context.height,
+                fps=fps,
+                duration=duration,
+                n_frames=stream.frames or None,
+                has_audio=bool(container.streams.audio),
+            )
+    except UnreadableMediaError:
+        raise
+    except (av.FFmpegError, ValueError) as err:
+        raise UnreadableMediaError(f"{name}: not a readable video ({err})") from err
+
+
+def iter_frames(path: str | Path) -> Iterator[tuple[float, np.ndarray]]:
+    """Yield (time in seconds, (H, W, 3) uint8 RGB frame) in presentation order."""
+    name = _existing(path)
+    decoded = 0
+    try:
+        with av.open(name) as container:
+            if not container.streams.video:
+                raise UnreadableMediaError(f"{name}: the file has no video stream")
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            fps = _stream_fps(stream)
+            for frame in container.decode(stream):
+                time = frame.time if frame.time is not None else decoded / fps
+                decoded += 1
+                yield float(time), frame.to_ndarray(format="rgb24")
+    except UnreadableMediaError:
+        raise
+    except (av.FFmpegError, ValueError) as err:
+        raise UnreadableMediaError(f"{name}: video could not be decoded ({err})") from err
+    if decoded == 0:
+        raise UnreadableMediaError(f"{name}: the video stream holds no decodable frame")
+
+
+def read_video(path: str | Path, *, max_frames: int | None = None, with_audio: bool = True) -> Video:
+    """Decode a whole video (frames + audio) into memory.
+
+    For long or large videos prefer iter_frames, which holds one frame at a time.
+    """
+    name = _existing(path)
+    fps = probe_video(name).fps
+    times: list[float] = []
+    frames: list[np.ndarray] = []
+    for time, frame in iter_frames(name):
+        times.append(time)
+        frames.append(frame)
+        if max_frames is not None and len(frames) >= max_frames:
+            break
+    audio = decode_audio(name) if with_audio else None
+    if audio is not None and len(audio.samples) == 0:
+        audio = None
+    return Video(frames=np.stack(frames), times=np.asarray(times, dtype=np.float64), fps=fps, audio=audio)
+
+
+def resample_frame_indices(times: np.ndarray, fps: float) -> np.ndarray:
+    """Indices into `times` that sample the video at a constant `fps` (nearest earlier-or-equal frame).
+
+    This turns variable or different frame rates into a constant-rate sequence covering the same span.
+    """
+    if len(times) == 0:
+        return np.zeros(0, dtype=np.int64)
+    start = times[0]
+    n_out = int(np.floor((times[-1] - start) * fps + 1e-6)) + 1
+    targets = start + np.arange(n_out) / fps
+    # A tolerance of a tenth of a frame avoids skipping a frame whose timestamp is rounded late.
+    indices = np.searchsorted(times, targets + 0.1 / fps, side="right") - 1
+    return np.clip(indices, 0, len(times) - 1)
+
+
+class VideoWriter:
+    """Streaming MP4 writer: H.264 (libx264, yuv420p) video and optional AAC audio, interleaved.
+
+    Frames are appended as they come; audio (mono, any rate) is given up front or appended in chunks,
+    and is written up to the time of the frames written so far, so a player sees both in sync.
+
+    Usage:
+        with VideoWriter(path, fps=25, crf=18) as writer:
+            writer.add_audio(track)  # optional
+            for frame in frames:
+                writer.write(frame)
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        fps: float = 25.0,
+        crf: int = 18,
+        preset: str = "medium",
+        audio_sample_rate: int | None = None,
+        audio_bitrate: int = 128_000,
+    ) -> None:
+        self.path = Path(path)
+        self.fps = Fraction(fps).limit_denominator(1001)
+        self.crf = crf
+        self.preset = preset
+        # +faststart moves the index to the front so browsers can play while downloading.
+        self._container = av.open(str(self.path), mode="w", format="mp4", container_options={"movflags": "+faststart"})
+        self._video_stream = None
+        self._audio_stream = None
+        self._audio_rate = audio_sample_rate
+        self._audio_bitrate = audio_bitrate
+        self._pending_audio = np.zeros(0, dtype=np.float32)
+        self._audio_written = 0
+        self._audio_finished = False
+        self._frames_written = 0
+        self._size: tuple[int, int] | None = None
+        if audio_sample_rate is not None:
+            self._open_audio(audio_sample_rate)
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self._container.close()
+
+    @property
+    def frames_written(self) -> int:
+        return self._frames_written
+
+    def add_audio(self, track: AudioTrack, *, final: bool = True) -> None:
+        """Append mono audio; `final=False` when more chunks will follow (streaming)."""
+        if self._audio_stream is None:
+            if self._frames_written:
+                raise ValueError("audio must be added before the first frame, or its rate given up front")
+            self._open_audio(track.sample_rate)
+        if track.sample_rate != self._audio_rate:
+            raise ValueError(f"audio chunk at {track.sample_rate} Hz, writer expects {self._audio_rate} Hz")
+        self._pending_audio = np.concatenate([self._pending_audio, track.samples.astype(np.float32)])
+        self._audio_finished = final
+        self._flush_audio(until=self._frames_written / float(self.fps))
+
+    def write(self, frame: np.ndarray) -> None:
+        """Append one (H, W, 3) uint8 RGB frame. Odd sizes are padded by one edge pixel for yuv420p."""
+        frame = _even_size(np.ascontiguousarray(frame, dtype=np.uint8))
+        if self._video_stream is None:
+            self._open_video(frame.shape[1], frame.shape[0])
+        if (frame.shape[1], frame.shape[0]) != self._size:
+            raise ValueError(f"frame size {frame.shape[1]}x{frame.shape[0]} differs from {self._size}")
+        video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
+        video_frame.pts = self._frames_written
+        for packet in self._video_stream.encode(video_frame):
+            self._container.mux(packet)
+        self._frames_written += 1
+        self._flush_audio(until=self._frames_written / float(self.fps))
+
+    def close(self) -> None:
+        if self._video_stream is None:
+            self._container.close()
+            raise ValueError(f"{self.path}: no frame was written")
+        for packet in self._video_stream.encode(None):
+            self._container.mux(packet)
+        if self._audio_stream is not None:
+            self._flush_audio(until=None)
+            for packet in self._audio_stream.encode(None):
+                self._container.mux(packet)
+        self._container.close()
+
+    def _open_video(self, width: int, height: int) -> None:
+        stream = self._container.add_stream("libx264", rate=self.fps)
+        stream.width, stream.height = width, height
+        stream.pix_fmt = "yuv420p"
+        stream.time_base = 1 / self.fps
+        stream.options = {"crf": str(self.crf), "preset": self.preset}
+        self._video_stream = stream
+        self._size = (width, height)
+
+    def _open_audio(self, sample_rate: int) -> None:
+        stream = self._container.add_stream("aac", rate=sample_rate)
+        stream.layout = "mono"
+        stream.bit_rate = self._audio_bitrate
+        self._audio_stream = stream
+        self._audio_rate = sample_rate
+
+    def _flush_audio(self, until: float | None) -> None:
+        """Encode pending audio up to `until` seconds (None: everything)."""
+        if self._audio_stream is None or len(self._pending_audio) == 0:
+            return
+        if until is None:
+            n_take = len(self._pending_audio)
+        else:
+            n_take = min(len(self._pending_audio), int(round(until * self._audio_rate)) - self._audio_written)
+        if n_take <= 0:
+            return
+        chunk, self._pending_audio = self._pending_audio[:n_take], self._pending_audio[n_take:]
+        audio_frame = av.AudioFrame.from_ndarray(chunk[None, :], format="flt", layout="mono")
+        audio_frame.sample_rate = self._audio_rate
+        audio_frame.pts = self._audio_written
+        audio_frame.time_base = Fraction(1, self._audio_rate)
+        self._audio_written += n_take
+        for packet in self._audio_stream.encode(audio_frame):
+            self._container.mux(packet)
+
+
+def write_video(
+    path: str | Path,
+    frames: np.ndarray | list[np.ndarray],
+    *,
+    fps: float = 25.0,
+    audio: AudioTrack | None = None,
+    crf: int = 18,
+    preset: str = "medium",
+) -> Path:
+    """Write frames ((T, H, W, 3) uint8 RGB) and optional audio to an MP4 at `path`."""
+    with VideoWriter(path, fps=fps, crf=crf, preset=preset) as writer:
+        if audio is not None:
+            writer.add_audio(audio)
+        for frame in frames:
+            writer.write(frame)
+    return Path(path)
+
+
+def _even_size(frame: np.ndarray) -> np.ndarray:
+    pad_h, pad_w = frame.shape[0] % 2, frame.shape[1] % 2
+    if pad_h or pad_w:
+        frame = np.pad(frame, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
+    return frame
+
+
+def _existing(path: str | Path) -> str:
+    if not Path(path).is_file():
+        raise UnreadableMediaError(f"{path}: file not found")
+    return str(path)
+
+
+def _stream_fps(stream) -> float:
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    if not rate or float(rate) <= 0 or float(rate) > 1000:
+        return 25.0
+    return float(rate)
+
+
+def _duration_seconds(container, stream) -> float:
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / av.time_base
+    return 0.0

@@ -1,0 +1,1 @@
+"""Candor service layer: the `candor` CLI (and, later, the HTTP API)."""

@@ -1,0 +1,32 @@
+"""Entry point of the `candor` console script."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+from rich.logging import RichHandler
+
+from service.cli import data
+
+app = typer.Typer(
+    name="candor",
+    help="Candor: responsible talking-face generation (generator, watermark, provenance, detector).",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(data.app, name="data")
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(show_path=False)],
+    )
+
+
+if __name__ == "__main__":
+    app()

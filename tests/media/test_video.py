@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from media.audio import AudioTrack
+from media.errors import UnreadableMediaError
+from media.video import VideoWriter, probe_video, read_video, resample_frame_indices, write_video
+
+
+def _frames(n: int, height: int, width: int) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 255, (height, width, 3), dtype=np.uint8)
+    return np.stack([np.roll(base, shift=k, axis=1) for k in range(n)])
+
+
+def test_mp4_round_trip_with_audio(tmp_path, speech):
+    fps, n_frames = 25, 50
+    path = write_video(tmp_path / "out.mp4", _frames(n_frames, 64, 96), fps=fps, audio=speech)
+    video = read_video(path)
+    assert video.frames.shape == (n_frames, 64, 96, 3)
+    assert video.fps == pytest.approx(fps)
+    assert video.duration == pytest.approx(n_frames / fps, abs=1 / fps)
+    assert video.audio is not None
+    assert video.audio.duration == pytest.approx(speech.duration, abs=1 / fps)
+    # The decoded audio is the same signal, not just the same length.
+    assert (
+        np.corrcoef(video.audio.samples[: len(speech.samples)], speech.samples[: len(video.audio.samples)])[0, 1] > 0.9
+    )
+
+
+def test_written_mp4_is_h264_yuv420p_aac(tmp_path, speech):
+    import av
+
+    path = write_video(tmp_path / "out.mp4", _frames(10, 32, 32), audio=speech)
+    with av.open(str(path)) as container:
+        video, audio = container.streams.video[0], container.streams.audio[0]
+        assert video.codec_context.name == "h264"
+        assert video.codec_context.pix_fmt == "yuv420p"
+        assert audio.codec_context.name == "aac"
+
+
+def test_odd_frame_size_is_padded_to_even(tmp_path):
+    path = write_video(tmp_path / "odd.mp4", _frames(5, 33, 47))
+    info = probe_video(path)
+    assert (info.width, info.height) == (48, 34)
+    assert not info.has_audio
+    assert read_video(path).audio is None
+
+
+def test_streaming_writer_keeps_audio_in_sync(tmp_path, speech):
+    half = len(speech.samples) // 2
+    with VideoWriter(tmp_path / "stream.mp4", fps=25, audio_sample_rate=speech.sample_rate) as writer:
+        writer.add_audio(AudioTrack(speech.samples[:half], speech.sample_rate), final=False)
+        for index, frame in enumerate(_frames(50, 32, 32)):
+            if index == 25:
+                writer.add_audio(AudioTrack(speech.samples[half:], speech.sample_rate))
+            writer.write(frame)
+    video = read_video(tmp_path / "stream.mp4")
+    assert len(video.frames) == 50
+    assert video.audio.duration == pytest.approx(2.0, abs=0.04)
+
+
+def test_corrupt_video_gives_clear_error(tmp_path):
+    path = tmp_path / "corrupt.mp4"
+    path.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 20)
+    with pytest.raises(UnreadableMediaError, match="corrupt.mp4"):
+        read_video(path)
+
+
+def test_truncated_video_gives_clear_error(tmp_path):
+    good = write_video(tmp_path / "good.mp4", _frames(20, 32, 32))
+    truncated = tmp_path / "truncated.mp4"
+    truncated.write_bytes(good.read_bytes()[:200])
+    with pytest.raises(UnreadableMediaError):
+        read_video(truncated)
+
+
+def test_missing_video_names_the_file(tmp_path):
+    with pytest.raises(UnreadableMediaError, match="nothere.mp4: file not found"):
+        read_video(tmp_path / "nothere.mp4")
+
+
+def test_resampling_variable_frame_rate_to_constant():
+    # 30 fps with a dropped stretch (VFR) -> 25 fps over the same span.
+    times = np.concatenate([np.arange(0, 1, 1 / 30), np.arange(1.5, 2, 1 / 30)])
+    indices = resample_frame_indices(times, 25)
+    assert len(indices) == int((times[-1] - times[0]) * 25) + 1
+    assert np.all(np.diff(indices) >= 0)
+    chosen = times[indices]
+    targets = np.arange(len(indices)) / 25
+    assert np.all(chosen <= targets + 0.1 / 25)
