@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.logging import RichHandler
 
-from service.cli import data
+from service.cli import data, train
 
 app = typer.Typer(
     name="candor",
@@ -17,6 +17,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(data.app, name="data")
+app.add_typer(train.app, name="train")
 
 
 @app.callback()

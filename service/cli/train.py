@@ -1,0 +1,63 @@
+"""`candor train ...`: train the project's networks from a prepared corpus."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from service.cli.errors import user_errors
+
+app = typer.Typer(help="Train the generator's networks on a prepared corpus.", no_args_is_help=True)
+console = Console()
+
+
+@app.command()
+def face(
+    data: Annotated[Path, typer.Option(help="Prepared corpus (candor data prepare) at the preset's size.")],
+    preset: Annotated[str, typer.Option(help="tiny (128 px), base (256 px) or full (512 px).")] = "tiny",
+    steps: Annotated[
+        int, typer.Option(min=1, help="Total optimisation steps (a resumed run continues to this).")
+    ] = 6000,
+    batch_size: Annotated[int, typer.Option(min=2)] = 8,
+    run_dir: Annotated[Path | None, typer.Option(help="Run folder (config, log, resumable state).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Where to write the final safetensors (+ .json card).")] = None,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda or cuda:N (default: cuda if available).")] = None,
+    seed: Annotated[int, typer.Option()] = 0,
+    adversarial_start: Annotated[int | None, typer.Option(help="Step at which the GAN losses join.")] = None,
+) -> None:
+    """Self-reenactment training of the face latent space; resumes from RUN_DIR/state.pt if present."""
+    from generator.training.face_trainer import FaceTrainConfig, FaceTrainer
+
+    config = FaceTrainConfig(preset=preset, steps=steps, batch_size=batch_size, seed=seed)
+    if adversarial_start is not None:
+        config = dataclasses.replace(config, adversarial_start=adversarial_start)
+    run_dir = run_dir or Path("runs") / f"face-{preset}"
+    out = out or Path("weights") / "face" / f"{preset}.safetensors"
+    with user_errors():
+        trainer = FaceTrainer(config, data, run_dir, device=device)
+    progress = Progress(
+        TextColumn("face/{task.fields[preset]}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]:.3f}  psnr {task.fields[psnr]:.2f} dB"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+    with progress:
+        task = progress.add_task("train", total=steps, completed=trainer.step, preset=preset, loss=0.0, psnr=0.0)
+        trainer.on_step = lambda step, metrics: progress.update(
+            task, completed=step, loss=metrics["total"], psnr=metrics["psnr"]
+        )
+        trainer.train()
+    if trainer.context.is_main:
+        console.print("evaluating on validation identities and exporting weights ...")
+        card = trainer.export(out)
+        console.print(f"wrote {out} ({card['parameters']:,} parameters)")
+        console.print_json(data=card["metrics"])
+    trainer.close()
