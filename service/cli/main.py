@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.logging import RichHandler
 
-from service.cli import data, train
+from service.cli import data, face, train
 
 app = typer.Typer(
     name="candor",
@@ -18,6 +18,7 @@ app = typer.Typer(
 )
 app.add_typer(data.app, name="data")
 app.add_typer(train.app, name="train")
+app.add_typer(face.app, name="face")
 
 
 @app.callback()
