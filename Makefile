@@ -4,11 +4,13 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+INTEROP := tools/c2pa-interop
+INTEROP_STAMP := $(INTEROP)/node_modules/.installed-stamp
 DEMO_DIR ?= out/demo
 
 .PHONY: setup demo test lint
 
-setup: $(STAMP)
+setup: $(STAMP) $(INTEROP_STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,11 +18,16 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
+# The independent C2PA validator (c2pa-ts, pure TypeScript) used by the interoperability tests.
+$(INTEROP_STAMP): $(INTEROP)/package.json $(INTEROP)/package-lock.json
+	cd $(INTEROP) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(INTEROP_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/candor data sample $(DEMO_DIR)/source --clips 2 --seconds 3
 	$(BIN)/candor data prepare $(DEMO_DIR)/source $(DEMO_DIR)/prepared --size 128
 
-test: $(STAMP)
+test: $(STAMP) $(INTEROP_STAMP)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

@@ -1,0 +1,1 @@
+"""Content provenance: C2PA manifests (c2pa-python), keys and certificates, manifest store, verification."""

@@ -1,0 +1,1 @@
+"""Learned invisible watermark: payload codec, embedder/extractor, attacks, decision."""

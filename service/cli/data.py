@@ -70,10 +70,7 @@ def prepare(
             config,
             manifest=manifest,
             retry_skipped=retry_skipped,
-            on_clip_start=lambda clip, index: (
-                progress.update(clips_task, total=None),
-                on_clip_start(clip, index),
-            ),
+            on_clip_start=on_clip_start,
             on_frames=on_frames,
             on_clip_done=on_clip_done,
         )

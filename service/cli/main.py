@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.logging import RichHandler
 
-from service.cli import data, face, train
+from service.cli import data, face, provenance, train
 
 app = typer.Typer(
     name="candor",
@@ -19,6 +19,9 @@ app = typer.Typer(
 app.add_typer(data.app, name="data")
 app.add_typer(train.app, name="train")
 app.add_typer(face.app, name="face")
+app.add_typer(provenance.keys_app, name="keys")
+app.command()(provenance.sign)
+app.command()(provenance.verify)
 
 
 @app.callback()
