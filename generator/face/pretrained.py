@@ -6,9 +6,9 @@ from pathlib import Path
 
 import torch
 
-from generator.checkpoint import load_weights, read_card
 from generator.face.config import face_preset
 from generator.face.model import FaceLatentModel
+from media.weights import load_weights, read_card
 
 DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights" / "face"
 

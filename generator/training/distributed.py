@@ -24,7 +24,7 @@ def init_distributed(device_name: str | None) -> DistributedContext:
     """Join the process group when launched by torchrun (WORLD_SIZE set); otherwise a single process."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size == 1:
-        from generator.checkpoint import torch_device
+        from media.weights import torch_device
 
         return DistributedContext(0, 1, torch_device(device_name))
     local_rank = int(os.environ["LOCAL_RANK"])

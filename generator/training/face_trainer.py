@@ -24,7 +24,6 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 
-from generator.checkpoint import save_weights, unwrap
 from generator.data import FramePairDataset
 from generator.face import losses
 from generator.face.augment import AugmentConfig, PairAugmenter
@@ -34,6 +33,7 @@ from generator.face.evaluation import evaluate_face_model
 from generator.face.model import FaceLatentModel
 from generator.training.distributed import DistributedContext, init_distributed, shutdown_distributed
 from media.corpus import PreparedCorpus
+from media.weights import save_weights, unwrap
 
 log = logging.getLogger(__name__)
 

@@ -128,12 +128,15 @@ def verify(
 
 
 def _read_watermark(file: Path) -> dict | None:
-    """The watermark extractor's reading, or None while no extractor is installed with this build."""
+    """The watermark extractor's reading, or None (with a warning) when its weights are missing."""
+    from media.weights import WeightsError
+    from watermark.reader import read_watermark
+
     try:
-        from watermark.reader import read_watermark
-    except ImportError:
+        return read_watermark(file)
+    except WeightsError as err:
+        stderr.print(f"[yellow]warning:[/] watermark not checked: {err}", highlight=False, soft_wrap=True)
         return None
-    return read_watermark(file)
 
 
 def _exit_code(report: dict) -> int:
@@ -170,7 +173,7 @@ def _print_report(report: dict) -> None:
         console.print(f"  consent record:  {consent.get('record_id', 'none')}")
     watermark = report["watermark"]
     if watermark is None:
-        console.print("  watermark:       not checked (no extractor in this build)")
+        console.print("  watermark:       not checked (no watermark weights)")
     else:
         found = f"ID {watermark['id']} (p = {watermark['p_value']:.1e})" if watermark["detected"] else "not detected"
         console.print(f"  watermark:       {found}")

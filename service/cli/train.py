@@ -61,3 +61,53 @@ def face(
         console.print(f"wrote {out} ({card['parameters']:,} parameters)")
         console.print_json(data=card["metrics"])
     trainer.close()
+
+
+@app.command()
+def watermark(
+    sources: Annotated[list[Path], typer.Option("--source", help="Folders or files of videos/images (repeat).")],
+    steps: Annotated[int, typer.Option(min=1)] = 3000,
+    batch_size: Annotated[int, typer.Option(min=2)] = 12,
+    frames_cache: Annotated[Path | None, typer.Option(help="Cache of sampled training crops (.npy).")] = None,
+    run_dir: Annotated[Path, typer.Option(help="Run folder (log, resumable state).")] = Path("runs/watermark"),
+    out: Annotated[Path, typer.Option(help="Final weights.")] = Path("weights/watermark/default.safetensors"),
+    target_psnr: Annotated[float, typer.Option(help="Strength is calibrated to this mean PSNR (dB).")] = 44.0,
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Train the watermark embedder/extractor through the attack layer; resumes from RUN_DIR/state.pt."""
+    import numpy as np
+
+    from watermark.config import WatermarkModelConfig
+    from watermark.data import build_frame_bank
+    from watermark.payload import PayloadCodec
+    from watermark.training import WatermarkTrainConfig, WatermarkTrainer
+
+    with user_errors():
+        if frames_cache is not None and frames_cache.is_file():
+            frames = np.load(frames_cache)
+        else:
+            console.print("sampling training crops ...")
+            frames = build_frame_bank(sources, size=256, seed=seed)
+            if frames_cache is not None:
+                frames_cache.parent.mkdir(parents=True, exist_ok=True)
+                np.save(frames_cache, frames)
+    config = WatermarkTrainConfig(steps=steps, batch_size=batch_size, seed=seed, target_psnr=target_psnr)
+    model_config = WatermarkModelConfig(n_bits=PayloadCodec().n_bits)
+    trainer = WatermarkTrainer(config, model_config, frames, run_dir)
+    progress = Progress(
+        TextColumn("watermark"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("bit acc {task.fields[accuracy]:.3f}  psnr {task.fields[psnr]:.1f} dB"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+    with progress:
+        task = progress.add_task("train", total=steps, completed=trainer.step, accuracy=0.0, psnr=0.0)
+        trainer.on_step = lambda step, metrics: progress.update(
+            task, completed=step, accuracy=metrics["bit_accuracy"], psnr=metrics["psnr"]
+        )
+        trainer.train()
+    card = trainer.export(out, {"sources": [str(s) for s in sources], "frames": int(len(frames)), "crop_size": 256})
+    console.print(f"wrote {out} (strength {card['config']['strength']}, {card['parameters']:,} parameters)")

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from generator.checkpoint import WeightsError, load_weights, read_card, save_weights
 from generator.face import losses
 from generator.face.config import face_preset
 from generator.face.model import FaceLatentModel
 from generator.training.face_trainer import FaceTrainConfig, FaceTrainer, LossWeights, ReenactmentStep, generator_losses
 from media.prepare import PrepareConfig, prepare_corpus
 from media.samples import animate_portrait, sample_portrait
+from media.weights import WeightsError, load_weights, read_card, save_weights
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -1,0 +1,45 @@
+"""The assembled watermark system: embed a payload into frames of any size, extract soft bits."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from watermark.config import WatermarkModelConfig
+from watermark.models.embedder import WatermarkEmbedder
+from watermark.models.extractor import WatermarkExtractor
+from watermark.modules.jnd import jnd_mask
+
+
+def resize_to(frames: torch.Tensor, size: int) -> torch.Tensor:
+    if frames.shape[-1] == size and frames.shape[-2] == size:
+        return frames
+    return F.interpolate(frames, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+
+
+class Watermarker(nn.Module):
+    """Embedder + extractor. Frames are (B, 3, H, W) float in [0, 1], any H, W."""
+
+    def __init__(self, config: WatermarkModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.embedder = WatermarkEmbedder(config)
+        self.extractor = WatermarkExtractor(config)
+        # Per-bit mean logit of the extractor on unmarked video, measured after training and subtracted
+        # at extraction, so that every bit is unbiased on content Candor did not mark.
+        self.register_buffer("logit_offset", torch.zeros(config.n_bits))
+
+    def residual(self, frames: torch.Tensor, bits: torch.Tensor, strength: float | None = None) -> torch.Tensor:
+        """(B, 1, H, W) luma residual for `frames` at their own resolution."""
+        small = self.embedder(resize_to(frames, self.config.work_size), bits)
+        residual = F.interpolate(small, size=frames.shape[-2:], mode="bilinear", align_corners=False)
+        return residual * jnd_mask(frames) * (self.config.strength if strength is None else strength)
+
+    def embed(self, frames: torch.Tensor, bits: torch.Tensor, strength: float | None = None) -> torch.Tensor:
+        """Watermarked frames: the same luma change on R, G and B (no chroma change, so yuv420p keeps it)."""
+        return (frames + self.residual(frames, bits, strength)).clamp(0, 1)
+
+    def extract(self, frames: torch.Tensor) -> torch.Tensor:
+        """(B, n_bits) logits, calibrated (minus the unmarked-video offset)."""
+        return self.extractor(resize_to(frames, self.config.work_size)) - self.logit_offset
