@@ -20,6 +20,19 @@ def _block(in_channels: int, out_channels: int, stride: int = 1) -> nn.Sequentia
     )
 
 
+MESSAGE_TILE = 4
+
+
+def tiled_message(message: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """(B, C, t, t) message map -> (B, C, H, W) by periodic tiling.
+
+    A spatially varying code gives the renderer patterns to draw (a constant broadcast code learns
+    far more slowly); tiling makes it periodic, so a crop only shifts its phase.
+    """
+    reps = (-(-size[0] // message.shape[-2]), -(-size[1] // message.shape[-1]))
+    return message.repeat(1, 1, *reps)[..., : size[0], : size[1]]
+
+
 class WatermarkEmbedder(nn.Module):
     """(B, 3, S, S) frames in [0, 1] at work_size, (B, n_bits) bits in {0, 1} -> (B, 1, S, S) residual in [-1, 1]."""
 
@@ -30,9 +43,10 @@ class WatermarkEmbedder(nn.Module):
         self.down2 = _block(width, 2 * width, stride=2)  # S/2
         self.down3 = _block(2 * width, 4 * width, stride=2)  # S/4
         self.bottleneck = _block(4 * width, 4 * width, stride=2)  # S/8
-        self.message = nn.Sequential(nn.Linear(config.n_bits, config.message_dim), nn.SiLU())
-        self.fuse = _block(4 * width + config.message_dim, 4 * width)
-        self.up3 = _block(8 * width, 2 * width)
+        self.message_channels = config.message_dim // (MESSAGE_TILE * MESSAGE_TILE) * 4
+        self.message = nn.Linear(config.n_bits, self.message_channels * MESSAGE_TILE * MESSAGE_TILE)
+        self.fuse = _block(4 * width + self.message_channels, 4 * width)
+        self.up3 = _block(8 * width + self.message_channels, 2 * width)
         self.up2 = _block(4 * width, width)
         self.up1 = _block(2 * width, width)
         self.to_residual = nn.Conv2d(width, 1, 3, padding=1)
@@ -43,9 +57,10 @@ class WatermarkEmbedder(nn.Module):
         skip2 = self.down2(skip1)
         skip3 = self.down3(skip2)
         bottom = self.bottleneck(skip3)
-        message = self.message(bits * 2 - 1)[:, :, None, None].expand(-1, -1, *bottom.shape[-2:])
-        h = self.fuse(torch.cat([bottom, message], dim=1))
-        h = self.up3(torch.cat([F.interpolate(h, size=skip3.shape[-2:], mode="nearest"), skip3], dim=1))
+        message = self.message(bits * 2 - 1).view(-1, self.message_channels, MESSAGE_TILE, MESSAGE_TILE)
+        h = self.fuse(torch.cat([bottom, tiled_message(message, bottom.shape[-2:])], dim=1))
+        h = F.interpolate(h, size=skip3.shape[-2:], mode="nearest")
+        h = self.up3(torch.cat([h, skip3, tiled_message(message, skip3.shape[-2:])], dim=1))
         h = self.up2(torch.cat([F.interpolate(h, size=skip2.shape[-2:], mode="nearest"), skip2], dim=1))
         h = self.up1(torch.cat([F.interpolate(h, size=skip1.shape[-2:], mode="nearest"), skip1], dim=1))
         return torch.tanh(self.to_residual(h))

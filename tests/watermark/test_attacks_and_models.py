@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from watermark.augmentation.attacks import ATTACKS, sample_training_attack
+from watermark.config import WatermarkModelConfig
+from watermark.models.watermarker import Watermarker
+from watermark.modules.jnd import jnd_mask
+
+SMALL = WatermarkModelConfig(n_bits=191, work_size=64, embedder_width=8, extractor_width=8, message_dim=16)
+
+
+@pytest.mark.parametrize("name", sorted(ATTACKS))
+def test_every_attack_runs_and_passes_gradients(name):
+    frames = torch.rand(2, 3, 64, 64, requires_grad=True)
+    attacked = ATTACKS[name](frames)
+    assert attacked.shape[:2] == (2, 3) and torch.isfinite(attacked).all()
+    attacked.mean().backward()
+    assert frames.grad is not None and frames.grad.abs().sum() > 0
+
+
+def test_real_codec_changes_pixels_but_keeps_content():
+    frames = torch.rand(4, 3, 64, 64) * 0.2 + 0.4
+    coded = ATTACKS["h264"](frames, crf=30)
+    difference = (coded - frames).abs().mean()
+    assert 0 < float(difference) < 0.1
+
+
+def test_training_attack_chains_are_varied():
+    rng = np.random.default_rng(0)
+    names = {spec.name for _ in range(200) for spec in sample_training_attack(rng)}
+    assert {"h264", "jpeg", "resize", "crop", "rotate", "blur", "noise"} <= names
+
+
+@pytest.mark.parametrize("size", [(64, 64), (90, 160), (256, 256)])
+def test_embedding_works_at_any_resolution_with_small_changes(size):
+    torch.manual_seed(0)
+    model = Watermarker(SMALL).eval()
+    frames = torch.rand(2, 3, *size)
+    bits = torch.randint(0, 2, (2, 191)).float()
+    with torch.no_grad():
+        marked = model.embed(frames, bits)
+        logits = model.extract(marked)
+    assert marked.shape == frames.shape and logits.shape == (2, 191)
+    change = (marked - frames).abs()
+    assert float(change.max()) <= SMALL.strength * 3.0 + 1e-6
+    # Luma-only: the same change on R, G and B (except where clipping at 0 or 1 intervenes).
+    inside = (frames > 0.05) & (frames < 0.95)
+    delta = marked - frames
+    assert torch.allclose(delta[:, 0][inside.all(1)], delta[:, 1][inside.all(1)], atol=1e-6)
+
+
+def test_jnd_mask_prefers_texture_to_flat_areas():
+    flat = torch.full((1, 3, 64, 64), 0.5)
+    textured = torch.rand(1, 3, 64, 64)
+    assert float(jnd_mask(textured).mean()) > 2 * float(jnd_mask(flat).mean())
