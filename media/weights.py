@@ -31,11 +31,8 @@ def unwrap(module: nn.Module) -> nn.Module:
 
 
 def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def save_weights(module: nn.Module, path: Path, card: dict[str, Any]) -> dict[str, Any]:

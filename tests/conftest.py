@@ -31,6 +31,19 @@ def sample_clip(tmp_path_factory) -> Path:
     return write_sample_clip(tmp_path_factory.mktemp("clips") / "sample.mp4", seconds=2.0, size=192)
 
 
+def make_prepared_corpus(root: Path, clip: Path, identities: tuple[str, ...], size: int) -> Path:
+    """A prepared corpus of one copy of `clip` per identity, in VoxCeleb2 layout; returns its folder."""
+    import shutil
+
+    from media.prepare import PrepareConfig, prepare_corpus
+
+    for identity in identities:
+        (root / "src" / identity / "v").mkdir(parents=True)
+        shutil.copy(clip, root / "src" / identity / "v" / "clip.mp4")
+    prepare_corpus(root / "src", root / "prepared", PrepareConfig(size=size))
+    return root / "prepared"
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The shared corpus; tests using it are skipped when it is absent."""

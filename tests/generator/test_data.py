@@ -1,23 +1,17 @@
 from __future__ import annotations
 
-import shutil
-
 import pytest
 import torch
 
 from generator.data import AudioFrameWindowDataset, FramePairDataset
 from media.corpus import PreparedCorpus
-from media.prepare import PrepareConfig, prepare_corpus
+from tests.conftest import make_prepared_corpus
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory, sample_clip) -> PreparedCorpus:
-    root = tmp_path_factory.mktemp("corpus")
-    for identity in ("alice", "bob", "carol"):
-        (root / "src" / identity / "v").mkdir(parents=True)
-        shutil.copy(sample_clip, root / "src" / identity / "v" / "c.mp4")
-    prepare_corpus(root / "src", root / "out", PrepareConfig(size=32))
-    return PreparedCorpus.load(root / "out")
+    root = make_prepared_corpus(tmp_path_factory.mktemp("corpus"), sample_clip, ("alice", "bob", "carol"), 32)
+    return PreparedCorpus.load(root)
 
 
 def test_frame_pairs_come_from_one_clip_and_are_reproducible(corpus):

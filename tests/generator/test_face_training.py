@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -12,9 +11,9 @@ from generator.face import losses
 from generator.face.config import face_preset
 from generator.face.model import FaceLatentModel
 from generator.training.face_trainer import FaceTrainConfig, FaceTrainer, LossWeights, ReenactmentStep, generator_losses
-from media.prepare import PrepareConfig, prepare_corpus
 from media.samples import animate_portrait, sample_portrait
 from media.weights import WeightsError, load_weights, read_card, save_weights
+from tests.conftest import make_prepared_corpus
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -40,12 +39,7 @@ def test_a_few_steps_reduce_the_loss():
 
 @pytest.fixture(scope="module")
 def tiny_corpus(tmp_path_factory, sample_clip) -> Path:
-    root = tmp_path_factory.mktemp("face-corpus")
-    for identity in ("a", "b", "c"):
-        (root / "src" / identity / "v").mkdir(parents=True)
-        shutil.copy(sample_clip, root / "src" / identity / "v" / "clip.mp4")
-    prepare_corpus(root / "src", root / "prepared", PrepareConfig(size=128))
-    return root / "prepared"
+    return make_prepared_corpus(tmp_path_factory.mktemp("face-corpus"), sample_clip, ("a", "b", "c"), 128)
 
 
 def test_trainer_resumes_and_exports_a_card(tmp_path, tiny_corpus):
