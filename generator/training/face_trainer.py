@@ -351,7 +351,7 @@ class FaceTrainer:
             self.disc_optimizer.zero_grad(set_to_none=True)
             disc_loss.backward()
             self.disc_optimizer.step()
-            metrics["discriminator"] = float(disc_loss)
+            metrics["discriminator"] = float(disc_loss.detach())
         metrics["psnr"] = float(losses.psnr(out["reenacted"].detach(), driving).mean())
         metrics["lr"] = self._learning_rate()
         return metrics
