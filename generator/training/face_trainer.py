@@ -1,7 +1,7 @@
 """Self-reenactment training of the face latent space (VASA-1 §3.1).
 
 Usage (single process, CPU or GPU):        candor train face --preset tiny --data data/prepared-128
-Multi-GPU:  torchrun --nproc-per-node 8 -m generator.training.face_trainer --preset base --data ...
+Multi-GPU:  torchrun --nproc-per-node 8 $(which candor) train face --preset base --data data/prepared-256
 
 The run folder holds the resolved config with the git commit, a JSONL loss log, and `state.pt`
 (models, optimizers, step) written every `checkpoint_every` steps so a stopped run resumes.

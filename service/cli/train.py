@@ -49,17 +49,20 @@ def face(
         TimeRemainingColumn(),
         console=console,
     )
+    if not trainer.context.is_main:  # under torchrun only rank 0 reports
+        trainer.train()
+        trainer.close()
+        return
     with progress:
         task = progress.add_task("train", total=steps, completed=trainer.step, preset=preset, loss=0.0, psnr=0.0)
         trainer.on_step = lambda step, metrics: progress.update(
             task, completed=step, loss=metrics["total"], psnr=metrics["psnr"]
         )
         trainer.train()
-    if trainer.context.is_main:
-        console.print("evaluating on validation identities and exporting weights ...")
-        card = trainer.export(out)
-        console.print(f"wrote {out} ({card['parameters']:,} parameters)")
-        console.print_json(data=card["metrics"])
+    console.print("evaluating on validation identities and exporting weights ...")
+    card = trainer.export(out)
+    console.print(f"wrote {out} ({card['parameters']:,} parameters)")
+    console.print_json(data=card["metrics"])
     trainer.close()
 
 
