@@ -18,3 +18,7 @@ class WatermarkModelConfig:
     extractor_width: int = 32
     message_dim: int = 128
     strength: float = 0.012
+    # Spread-spectrum carriers: tile period (at work_size) and the rescalings the extractor tries
+    # (a crop to 75 % that is viewed at full size has its pattern magnified by 1/0.75).
+    carrier_period: int = 32
+    search_scales: tuple[float, ...] = (1.0, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6)

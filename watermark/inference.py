@@ -1,9 +1,10 @@
 """Inference API: embed a generation ID into frames, and read it back from a video or image.
 
-Video decision (the issue's definition): average the extractor's soft scores over frames, decode the
-ECC, and report the generation ID with a binomial p-value on the detection key; "detected" means
-p < 1e-6 and a valid codeword. The same reading is made per time span (1 s by default), so an excerpt
-can be read on its own.
+Video decision: average the extractor's per-frame evidence over the clip (its learned soft scores and
+the carrier tile statistics, which are linear in the frames), align the carriers once on that average,
+decode the ECC, and report the generation ID with a binomial p-value on the detection key; "detected"
+means p < 1e-6 and a valid codeword. The same reading is made per time span (1 s by default), so an
+excerpt can be read on its own.
 """
 
 from __future__ import annotations
@@ -24,8 +25,6 @@ from watermark.models.watermarker import Watermarker
 from watermark.payload import PayloadCodec, PayloadReading
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "watermark" / "default.safetensors"
-# Soft scores are clipped before averaging so that a few frames with extreme logits cannot outvote the rest.
-LOGIT_CLIP = 6.0
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
 
@@ -93,44 +92,66 @@ class VideoWatermarker:
         return out
 
     @torch.inference_mode()
-    def frame_scores(self, frames: Iterable[np.ndarray], *, batch_size: int = 16) -> np.ndarray:
-        """(T, n_bits) calibrated logits, one row per frame."""
-        rows, batch = [], []
+    def statistics(self, frames: Iterable[np.ndarray], *, batch_size: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-frame evidence: learned logits (T, n_bits) and carrier tile means (T, n_scales, P, P)."""
+        learned, tiles, batch = [], [], []
+
+        def flush() -> None:
+            frame_learned, frame_tiles = self.model.statistics(_to_tensor(np.stack(batch), self.device))
+            learned.append(frame_learned.cpu())
+            tiles.append(frame_tiles.cpu())
+            batch.clear()
+
         for frame in frames:
             batch.append(frame)
             if len(batch) == batch_size:
-                rows.append(self.model.extract(_to_tensor(np.stack(batch), self.device)).cpu().numpy())
-                batch = []
+                flush()
         if batch:
-            rows.append(self.model.extract(_to_tensor(np.stack(batch), self.device)).cpu().numpy())
-        return np.concatenate(rows) if rows else np.zeros((0, self.codec.n_bits))
-
-    def decide(self, scores: np.ndarray, *, fps: float = 25.0, span_seconds: float = 1.0) -> WatermarkReport:
-        """The clip-level decision and per-span readings from per-frame scores (T, n_bits)."""
-        if len(scores) == 0:
+            flush()
+        if not learned:
             raise UnreadableMediaError("no frame to read the watermark from")
-        clipped = np.clip(scores, -LOGIT_CLIP, LOGIT_CLIP)
-        overall = self.codec.decode(clipped.mean(axis=0))
+        return torch.cat(learned), torch.cat(tiles)
+
+    @torch.inference_mode()
+    def decide(
+        self, learned: torch.Tensor, tiles: torch.Tensor, *, fps: float = 25.0, span_seconds: float = 1.0
+    ) -> WatermarkReport:
+        """Clip decision and per-span readings: statistics are averaged over the frames of the clip (or
+        span) and the carrier alignment is found on that average."""
+        if len(learned) == 0:
+            raise UnreadableMediaError("no frame to read the watermark from")
+
+        def logits(selection: slice) -> np.ndarray:
+            clip = self.model.decide(
+                learned[selection].mean(0, keepdim=True).to(self.device),
+                tiles[selection].mean(0, keepdim=True).to(self.device),
+            )
+            return clip[0].cpu().numpy()
+
+        overall_logits = logits(slice(None))
+        overall = self.codec.decode(overall_logits)
         span = max(1, int(round(span_seconds * fps)))
         spans = []
-        for start in range(0, len(scores), span):
-            reading = self.codec.decode(clipped[start : start + span].mean(axis=0))
-            chunk = len(clipped[start : start + span])
+        for start in range(0, len(learned), span):
+            reading = self.codec.decode(logits(slice(start, start + span)))
+            count = min(span, len(learned) - start)
             spans.append(
-                SpanReading(start / fps, (start + chunk) / fps, chunk, reading.detected, reading.id, reading.p_value)
+                SpanReading(start / fps, (start + count) / fps, count, reading.detected, reading.id, reading.p_value)
             )
-        return _report(overall, len(scores), clipped, spans)
+        return _report(overall, len(learned), overall_logits, spans)
+
+    def read_frames(self, frames: np.ndarray, *, fps: float = 25.0, span_seconds: float = 1.0) -> WatermarkReport:
+        """Read (T, H, W, 3) uint8 frames held in memory."""
+        return self.decide(*self.statistics(frames), fps=fps, span_seconds=span_seconds)
 
     def read_file(self, path: Path, *, max_seconds: float | None = 60.0, span_seconds: float = 1.0) -> WatermarkReport:
         """Read a video (all frames up to `max_seconds`) or a single image."""
         path = Path(path)
         if path.suffix.lower() in IMAGE_SUFFIXES:
-            scores = self.frame_scores([load_image(path)])
-            return self.decide(scores, fps=1.0, span_seconds=1.0)
-        fps_holder: list[float] = []
-        scores = self.frame_scores(_frames_until(path, max_seconds, fps_holder))
-        fps = _estimate_fps(fps_holder)
-        return self.decide(scores, fps=fps, span_seconds=span_seconds)
+            return self.decide(*self.statistics([load_image(path)]), fps=1.0, span_seconds=1.0)
+        times: list[float] = []
+        learned, tiles = self.statistics(_frames_until(path, max_seconds, times))
+        return self.decide(learned, tiles, fps=_estimate_fps(times), span_seconds=span_seconds)
 
 
 def _frames_until(path: Path, max_seconds: float | None, times: list[float]) -> Iterator[np.ndarray]:
@@ -147,8 +168,8 @@ def _estimate_fps(times: list[float]) -> float:
     return (len(times) - 1) / max(times[-1] - times[0], 1e-6)
 
 
-def _report(reading: PayloadReading, frames: int, clipped: np.ndarray, spans: list[SpanReading]) -> WatermarkReport:
-    confidence = np.abs(np.tanh(clipped.mean(axis=0) / 2))
+def _report(reading: PayloadReading, frames: int, logits: np.ndarray, spans: list[SpanReading]) -> WatermarkReport:
+    confidence = np.abs(np.tanh(logits / 2))
     return WatermarkReport(
         detected=reading.detected,
         id=reading.id if reading.detected else None,

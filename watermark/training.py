@@ -136,10 +136,12 @@ class WatermarkTrainer:
         chain = sample_training_attack(self.rng) if self.step >= self.config.clean_steps else []
         # Marked and unmarked frames take the same attack chain in one pass (same codec, same crop).
         attacked = self._attack(torch.cat([marked, frames]), chain)
-        logits = self.model.extract(attacked)
-        marked_logits, null_logits = logits[: len(frames)], logits[len(frames) :]
+        learned, tiles = self.model.statistics(attacked)
+        marked_logits = self.model.decide(learned[: len(frames)], tiles[: len(frames)])
         bit_loss = F.binary_cross_entropy_with_logits(marked_logits, bits)
-        null_loss = (null_logits**2).mean()
+        # Only the learned branch is pushed to 0 on unmarked frames: the matched branch reports the
+        # best alignment, whose magnitude on noise is selection-biased and carries no sign.
+        null_loss = (learned[len(frames) :] ** 2).mean()
         loss = bit_loss + self.config.null_weight * null_loss
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()

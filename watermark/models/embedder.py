@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from watermark.config import WatermarkModelConfig
+from watermark.modules.carriers import initial_carriers, spread
 
 
 def _block(in_channels: int, out_channels: int, stride: int = 1) -> nn.Sequential:
@@ -50,6 +51,9 @@ class WatermarkEmbedder(nn.Module):
         self.up2 = _block(4 * width, width)
         self.up1 = _block(2 * width, width)
         self.to_residual = nn.Conv2d(width, 1, 3, padding=1)
+        self.carriers = nn.Parameter(initial_carriers(config.n_bits, config.carrier_period))
+        # Weight of the carrier pattern before tanh; 2 makes the pattern nearly binary at the start.
+        self.carrier_weight = nn.Parameter(torch.tensor(2.0))
 
     def forward(self, frames: torch.Tensor, bits: torch.Tensor) -> torch.Tensor:
         x = frames * 2 - 1
@@ -63,4 +67,5 @@ class WatermarkEmbedder(nn.Module):
         h = self.up3(torch.cat([h, skip3, tiled_message(message, skip3.shape[-2:])], dim=1))
         h = self.up2(torch.cat([F.interpolate(h, size=skip2.shape[-2:], mode="nearest"), skip2], dim=1))
         h = self.up1(torch.cat([F.interpolate(h, size=skip1.shape[-2:], mode="nearest"), skip1], dim=1))
-        return torch.tanh(self.to_residual(h))
+        pattern = spread(bits, self.carriers, frames.shape[-2:])
+        return torch.tanh(self.to_residual(h) + self.carrier_weight * pattern)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from watermark.config import WatermarkModelConfig
+from watermark.modules.carriers import demodulate, folded_scales, initial_carriers
+from watermark.modules.jnd import luma
 
 
 def high_pass(frames: torch.Tensor) -> torch.Tensor:
@@ -40,8 +44,32 @@ class WatermarkExtractor(nn.Module):
             previous = out
         self.features = nn.Sequential(*layers)
         self.head = nn.Sequential(nn.Linear(previous, 512), nn.SiLU(), nn.Linear(512, config.n_bits))
+        # The learned branch starts silent: at first the matched branch alone decides, and the learned
+        # one gains weight only as it becomes informative (random logits would bias every clip).
+        nn.init.zeros_(self.head[-1].weight)
+        nn.init.zeros_(self.head[-1].bias)
+        # Correlation branch: matched filter on the carriers (same initial patterns as the embedder).
+        self.carriers = nn.Parameter(initial_carriers(config.n_bits, config.carrier_period))
+        self.log_gain = nn.Parameter(torch.tensor(math.log(2500.0)))
+        self.search_scales = tuple(config.search_scales)
+
+    def statistics(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-frame evidence: (learned logits (B, n_bits), carrier tile means (B, n_scales, P, P)).
+
+        Both are averaged over the frames of a clip before `decide`: the carrier alignment is then
+        found on the whole clip, whose SNR grows with the square root of its length.
+        """
+        details = high_pass(frames)
+        learned = self.head(self.features(torch.cat([frames * 2 - 1, details * 8], dim=1)).mean(dim=(-2, -1)))
+        # The matched branch keeps the carriers' band: only content slower than the tile is removed.
+        y = luma(frames)
+        flattened = y - F.avg_pool2d(y, 17, stride=1, padding=8, count_include_pad=False)
+        return learned, folded_scales(flattened, self.carriers.shape[-1], self.search_scales)
+
+    def decide(self, learned: torch.Tensor, tiles: torch.Tensor) -> torch.Tensor:
+        """(B, n_bits) logits from (possibly clip-averaged) statistics."""
+        return learned + self.log_gain.exp() * demodulate(tiles, self.carriers)
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        inputs = torch.cat([frames * 2 - 1, high_pass(frames) * 8], dim=1)
-        pooled = self.features(inputs).mean(dim=(-2, -1))
-        return self.head(pooled)
+        """Per-frame logits (each frame aligned on its own)."""
+        return self.decide(*self.statistics(frames))

@@ -41,5 +41,13 @@ class Watermarker(nn.Module):
         return (frames + self.residual(frames, bits, strength)).clamp(0, 1)
 
     def extract(self, frames: torch.Tensor) -> torch.Tensor:
-        """(B, n_bits) logits, calibrated (minus the unmarked-video offset)."""
+        """(B, n_bits) per-frame logits, calibrated (minus the unmarked-video offset)."""
         return self.extractor(resize_to(frames, self.config.work_size)) - self.logit_offset
+
+    def statistics(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-frame evidence to average over a clip (see WatermarkExtractor.statistics)."""
+        return self.extractor.statistics(resize_to(frames, self.config.work_size))
+
+    def decide(self, learned: torch.Tensor, tiles: torch.Tensor) -> torch.Tensor:
+        """Calibrated logits from (clip-averaged) statistics."""
+        return self.extractor.decide(learned, tiles) - self.logit_offset

@@ -1,0 +1,109 @@
+"""Periodic spread-spectrum carriers shared in design (not in parameters) by embedder and extractor.
+
+Each payload bit owns a learned P x P pattern; the embedder adds sum_i (+-1)_i * pattern_i, tiled over
+the frame, to its residual. Tiling makes a crop a cyclic shift of the tile, which the extractor undoes
+by circular correlation (FFT) over all P^2 shifts, taking the shift with the most energy across bits;
+a crop that was then resized is handled by trying a few rescalings. Both sides start from the same
+random patterns (same seed), so the channel works at step 0 and training adapts it to the attacks:
+the classical remedy for the long cold start of learned watermarks.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+CARRIER_SEED = 20261125
+
+
+def initial_carriers(n_bits: int, period: int) -> torch.Tensor:
+    """(n_bits, period, period) orthonormal (up to scale), band-limited, noise-like patterns.
+
+    They lie in the band of the 2 * n_bits lowest non-zero spatial frequencies of the tile (codecs
+    discard the finest detail first) and span a random n_bits-dimensional subspace of it: mutually
+    orthogonal (no cross-talk between bits at the start of training), noise-like, and - unlike a set
+    of whole frequency bins - not closed under cyclic shifts, so the correlation energy peaks at the
+    true shift. Deterministic.
+    """
+    band = 2 * n_bits
+    if band >= period * period:
+        raise ValueError(f"{n_bits} carriers do not fit in a {period}x{period} tile")
+    generator = torch.Generator().manual_seed(CARRIER_SEED)
+    frequencies = torch.fft.fftfreq(period) * period
+    radius = frequencies[:, None] ** 2 + frequencies[None, :] ** 2
+    # Real orthonormal basis of the tile: cosine and sine waves, lowest frequencies first, no DC.
+    waves = []
+    coords = torch.arange(period, dtype=torch.float64)
+    order = sorted(
+        {(min((u, v), ((-u) % period, (-v) % period))) for u in range(period) for v in range(period)} - {(0, 0)},
+        key=lambda uv: (float(radius[uv]), uv),
+    )
+    for u, v in order:
+        phase = 2 * torch.pi * (u * coords[:, None] + v * coords[None, :]) / period
+        for wave in (torch.cos(phase), torch.sin(phase)):
+            if wave.abs().max() > 1e-9:
+                waves.append(wave.flatten())
+        if len(waves) >= band:
+            break
+    basis = torch.linalg.qr(torch.stack(waves[:band]).T)[0].T  # (band, P*P) orthonormal rows
+    mixing = torch.linalg.qr(torch.randn(band, n_bits, generator=generator, dtype=torch.float64))[0].T
+    carriers = (mixing @ basis).view(n_bits, period, period).float()
+    carriers = carriers - carriers.mean(dim=(-2, -1), keepdim=True)
+    return carriers / carriers.std(dim=(-2, -1), keepdim=True)
+
+
+def spread(bits: torch.Tensor, carriers: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """(B, n_bits) bits in {0, 1} -> (B, 1, H, W) tiled pattern sum_i (2 b_i - 1) carrier_i / sqrt(n_bits)."""
+    tile = torch.einsum("bn,npq->bpq", bits * 2 - 1, carriers) / carriers.shape[0] ** 0.5
+    period = carriers.shape[-1]
+    reps = (-(-size[0] // period), -(-size[1] // period))
+    return tile.repeat(1, *reps)[:, None, : size[0], : size[1]]
+
+
+def fold_tiles(image: torch.Tensor, period: int) -> torch.Tensor:
+    """(B, 1, H, W) -> (B, period, period): the mean over all whole tiles of the image."""
+    height, width = (image.shape[-2] // period) * period, (image.shape[-1] // period) * period
+    tiles = image[..., :height, :width].reshape(image.shape[0], height // period, period, width // period, period)
+    return tiles.mean(dim=(1, 3))
+
+
+def correlate(tile: torch.Tensor, carriers: torch.Tensor) -> torch.Tensor:
+    """Circular cross-correlation of (B, P, P) with each carrier: (B, n_bits, P, P) over all shifts."""
+    spectrum = torch.fft.rfft2(tile)[:, None] * torch.conj(torch.fft.rfft2(carriers))[None]
+    return torch.fft.irfft2(spectrum, s=tile.shape[-2:]) / tile[0].numel()
+
+
+def folded_scales(flattened: torch.Tensor, period: int, scales: tuple[float, ...]) -> torch.Tensor:
+    """(B, 1, H, W) pre-whitened luma -> (B, len(scales), period, period) tile means per rescaling.
+
+    These statistics are linear in the frame, so a clip's statistics are the mean of its frames'.
+    """
+    tiles = []
+    for scale in scales:
+        scaled = (
+            flattened
+            if scale == 1.0
+            else F.interpolate(flattened, scale_factor=scale, mode="bilinear", align_corners=False)
+        )
+        if min(scaled.shape[-2:]) < period:  # too small to hold one tile: no evidence at this scale
+            tiles.append(flattened.new_zeros(flattened.shape[0], period, period))
+        else:
+            tiles.append(fold_tiles(scaled, period))
+    return torch.stack(tiles, dim=1)
+
+
+def demodulate(tiles: torch.Tensor, carriers: torch.Tensor) -> torch.Tensor:
+    """(B, n_scales, P, P) tile statistics -> (B, n_bits) correlations at the best (scale, shift).
+
+    The best alignment is the one whose correlations carry the most energy relative to the mean over
+    all shifts (a crop moves the tile phase; a crop viewed at full size also changes its scale).
+    """
+    batch, n_scales, period, _ = tiles.shape
+    correlation = correlate(tiles.reshape(batch * n_scales, period, period), carriers)
+    correlation = correlation.reshape(batch, n_scales, carriers.shape[0], period * period)
+    energy = (correlation**2).sum(dim=2)  # (B, n_scales, P*P)
+    peak = energy / energy.mean(dim=2, keepdim=True).clamp(min=1e-20)
+    best = peak.flatten(1).argmax(dim=1)  # over scales x shifts
+    scale_index, shift = best // (period * period), best % (period * period)
+    chosen = correlation[torch.arange(batch), scale_index]  # (B, n_bits, P*P)
+    return chosen.gather(2, shift[:, None, None].expand(-1, chosen.shape[1], 1))[..., 0]
