@@ -60,3 +60,29 @@ def test_video_without_audio_is_rejected_as_speech(tmp_path):
     path = write_video(tmp_path / "silent_video.mp4", np.zeros((5, 32, 32, 3), np.uint8))
     with pytest.raises(UnreadableMediaError, match="no audio stream"):
         load_audio(path)
+
+
+def _encode_audio_only(path, track, codec: str, container_format: str) -> None:
+    import av
+
+    with av.open(str(path), "w", format=container_format) as container:
+        stream = container.add_stream(codec, rate=track.sample_rate)
+        stream.layout = "mono"
+        frame = av.AudioFrame.from_ndarray(track.samples[None, :], format="flt", layout="mono")
+        frame.sample_rate = track.sample_rate
+        frame.pts = 0
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+
+
+@pytest.mark.parametrize(
+    ("suffix", "codec", "container_format"), [(".mp3", "libmp3lame", "mp3"), (".m4a", "aac", "ipod")]
+)
+def test_compressed_audio_files_load(tmp_path, speech, suffix, codec, container_format):
+    path = tmp_path / f"speech{suffix}"
+    _encode_audio_only(path, speech, codec, container_format)
+    track = load_audio(path)
+    assert track.sample_rate == 16000
+    assert track.duration == pytest.approx(speech.duration, abs=0.08)
