@@ -14,11 +14,9 @@ bench/results/watermark_robustness.{json,md,png}.
 from __future__ import annotations
 
 import argparse
-import io
 import time
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 import torch
@@ -28,7 +26,7 @@ from bench.common import RESULTS_DIR, SHARED_DATA, device_description, markdown_
 from media.errors import MediaError
 from media.image import load_image
 from media.samples import animate_portrait
-from media.video import iter_frames, probe_video
+from media.video import iter_frames, probe_video, transcode_frames
 from watermark.inference import VideoWatermarker
 from watermark.payload import new_generation_id
 
@@ -38,26 +36,7 @@ CLIP_FRAMES = 50
 
 def encode_video(frames: np.ndarray, codec: str = "libx264", crf: int = 28) -> np.ndarray:
     """Encode and decode a clip (yuv420p, preset medium), as a platform would."""
-    height, width = frames.shape[1] // 2 * 2, frames.shape[2] // 2 * 2
-    buffer = io.BytesIO()
-    with av.open(buffer, mode="w", format="mp4") as container:
-        stream = container.add_stream(codec, rate=FPS)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {
-            "crf": str(crf),
-            "preset": "medium",
-            **({"x265-params": "log-level=error"} if codec == "libx265" else {}),
-        }
-        for index, frame in enumerate(frames[:, :height, :width]):
-            video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
-            video_frame.pts = index
-            for packet in stream.encode(video_frame):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-    buffer.seek(0)
-    with av.open(buffer) as container:
-        return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+    return transcode_frames(frames, codec=codec, crf=crf, preset="medium", fps=FPS)
 
 
 def resize(frames: np.ndarray, scale: float) -> np.ndarray:

@@ -306,3 +306,34 @@ def _duration_seconds(container, stream) -> float:
     if container.duration is not None:
         return container.duration / av.time_base
     return 0.0
+
+
+def transcode_frames(
+    frames: np.ndarray, *, codec: str = "libx264", crf: int = 28, preset: str = "medium", fps: float = 25.0
+) -> np.ndarray:
+    """Encode (T, H, W, 3) uint8 frames as a yuv420p video in memory and decode them back.
+
+    What a platform does to an upload; used by the watermark's attack layer and its benchmark.
+    Odd sizes are cropped to even ones (yuv420p).
+    """
+    import io
+
+    height, width = frames.shape[1] // 2 * 2, frames.shape[2] // 2 * 2
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format="mp4") as container:
+        stream = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        options = {"crf": str(crf), "preset": preset}
+        if codec == "libx265":
+            options["x265-params"] = "log-level=error"
+        stream.options = options
+        for index, frame in enumerate(frames[:, :height, :width]):
+            video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+            video_frame.pts = index
+            for packet in stream.encode(video_frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    buffer.seek(0)
+    with av.open(buffer, mode="r") as container:
+        return np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)])

@@ -7,17 +7,17 @@ pass gradients straight through (the attacked value forward, the identity backwa
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import av
 import cv2
 import kornia
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from media.video import transcode_frames
 
 Attack = Callable[[torch.Tensor], torch.Tensor]
 
@@ -38,30 +38,9 @@ def video_codec(
     frames: torch.Tensor, *, codec: str = "libx264", crf: int = 28, preset: str = "veryfast"
 ) -> torch.Tensor:
     """Encode the batch as consecutive frames of a yuv420p video and decode it back (straight-through)."""
-    images = _to_uint8(frames)
-    height, width = images.shape[1] // 2 * 2, images.shape[2] // 2 * 2
-    images = images[:, :height, :width]
-    buffer = io.BytesIO()
-    with av.open(buffer, mode="w", format="mp4") as container:
-        stream = container.add_stream(codec, rate=25)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        options = {"crf": str(crf), "preset": preset}
-        if codec == "libx265":
-            options["x265-params"] = "log-level=error"
-        stream.options = options
-        for index, image in enumerate(images):
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-            frame.pts = index
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-    buffer.seek(0)
-    with av.open(buffer, mode="r") as container:
-        decoded = np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)])
-    attacked = _from_uint8(decoded, frames)
-    original = frames[..., :height, :width]
-    return straight_through(original, attacked)
+    decoded = transcode_frames(_to_uint8(frames), codec=codec, crf=crf, preset=preset)
+    original = frames[..., : decoded.shape[1], : decoded.shape[2]]
+    return straight_through(original, _from_uint8(decoded, frames))
 
 
 def jpeg(frames: torch.Tensor, *, quality: int = 50) -> torch.Tensor:
