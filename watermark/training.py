@@ -87,7 +87,7 @@ class WatermarkTrainer:
 
     def _resume(self) -> None:
         if self.state_path.is_file():
-            state = torch.load(self.state_path, weights_only=False)
+            state = torch.load(self.state_path, weights_only=True)
             self.model.load_state_dict(state["model"], strict=True)
             self.optimizer.load_state_dict(state["optimizer"])
             self.step, self.elapsed_before = state["step"], state["elapsed_seconds"]
@@ -185,7 +185,15 @@ class WatermarkTrainer:
         measured = float(psnr(self.model.embed(frames, bits, strength=reference), frames).mean())
         return reference * 10 ** ((measured - self.config.target_psnr) / 20)
 
+    @torch.no_grad()
+    def calibrate_offset(self) -> torch.Tensor:
+        """Per-bit mean logit on unmarked held-out frames; subtracted at extraction so bits are unbiased."""
+        self.model.logit_offset.zero_()
+        frames = torch.from_numpy(self.val_frames).permute(0, 3, 1, 2).float() / 255
+        return torch.cat([self.model.extract(frames[i : i + 32]) for i in range(0, len(frames), 32)]).mean(0)
+
     def export(self, path: Path, data_description: dict) -> dict:
+        self.model.logit_offset.copy_(self.calibrate_offset())
         strength = self.calibrate_strength()
         model_config = dataclasses.replace(self.model_config, strength=round(strength, 6))
         self.model.config = model_config
