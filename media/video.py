@@ -320,7 +320,9 @@ def transcode_frames(
 
     height, width = frames.shape[1] // 2 * 2, frames.shape[2] // 2 * 2
     buffer = io.BytesIO()
-    with av.open(buffer, mode="w", format="mp4") as container:
+    # Matroska: only the codec round trip matters here, and FFmpeg's MP4 muxer intermittently refuses
+    # x265 packets of very short clips.
+    with av.open(buffer, mode="w", format="matroska") as container:
         stream = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         options = {"crf": str(crf), "preset": preset}
