@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 # The independent C2PA validator (c2pa-ts, pure TypeScript) used by the interoperability tests.
 $(INTEROP_STAMP): $(INTEROP)/package.json $(INTEROP)/package-lock.json
-	cd $(INTEROP) && npm ci --no-audit --no-fund --loglevel=error
+	cd $(INTEROP) && npm install --no-audit --no-fund --loglevel=error
 	touch $(INTEROP_STAMP)
 
 demo: $(STAMP)
