@@ -31,6 +31,33 @@ def sample(
         console.print(f"wrote {path}")
 
 
+DEMO_SENTENCE = (
+    "Hello. I am a portrait that has been brought to life by Candor. Every frame you see carries an "
+    "invisible watermark, and the file is signed, so anyone can check that it was generated."
+)
+
+
+@app.command("demo-inputs")
+def demo_inputs(
+    out_dir: Annotated[Path, typer.Argument(help="Folder for portrait.png and speech.wav.")],
+    text: Annotated[str, typer.Option(help="What the portrait says.")] = DEMO_SENTENCE,
+    voice: Annotated[str, typer.Option(help="espeak-ng voice (language code: en, fr, de, cmn, ja, ...).")] = "en",
+) -> None:
+    """Write the bundled default inputs: scikit-image's astronaut portrait and espeak-ng speech."""
+    from PIL import Image
+
+    from media.audio import save_wav
+    from media.samples import sample_portrait
+    from media.speech import synthesize_speech
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with user_errors():
+        speech = synthesize_speech(text, voice=voice)
+    Image.fromarray(sample_portrait()).save(out_dir / "portrait.png")
+    save_wav(out_dir / "speech.wav", speech)
+    console.print(f"wrote {out_dir / 'portrait.png'} and {out_dir / 'speech.wav'} ({speech.duration:.1f} s of speech)")
+
+
 @app.command()
 def prepare(
     src_dir: Annotated[Path, typer.Argument(help="Folder of videos, any layout (HDTF, VoxCeleb2, flat).")],

@@ -17,10 +17,11 @@ stderr = Console(stderr=True)
 
 
 @contextlib.contextmanager
-def user_errors() -> Iterator[None]:
-    """Report bad input as `error: <reason>` on stderr and exit with EXIT_BAD_INPUT, no traceback."""
+def user_errors(*also: type[Exception]) -> Iterator[None]:
+    """Report bad input (MediaError, and the `also` types) as `error: <reason>` on stderr and exit
+    with EXIT_BAD_INPUT, no traceback."""
     try:
         yield
-    except MediaError as err:
+    except (MediaError, *also) as err:
         stderr.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_BAD_INPUT) from err

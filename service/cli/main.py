@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.logging import RichHandler
 
-from service.cli import data, face, provenance, train, watermark
+from service.cli import data, face, generate, provenance, train, watermark
 
 app = typer.Typer(
     name="candor",
@@ -21,6 +21,7 @@ app.add_typer(train.app, name="train")
 app.add_typer(face.app, name="face")
 app.add_typer(provenance.keys_app, name="keys")
 app.add_typer(watermark.app, name="watermark")
+app.command()(generate.generate)
 app.command()(provenance.sign)
 app.command()(provenance.verify)
 

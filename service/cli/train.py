@@ -67,6 +67,61 @@ def face(
 
 
 @app.command()
+def motion(
+    data: Annotated[Path, typer.Option(help="Prepared corpus (candor data prepare) at the face model's size.")],
+    preset: Annotated[str, typer.Option(help="tiny, base or full (transformer size).")] = "tiny",
+    face_weights: Annotated[
+        Path | None, typer.Option(help="Face latent weights whose motion space is learned (default: committed tiny).")
+    ] = None,
+    steps: Annotated[
+        int, typer.Option(min=1, help="Total optimisation steps (a resumed run continues to this).")
+    ] = 8000,
+    batch_size: Annotated[int, typer.Option(min=2)] = 64,
+    run_dir: Annotated[Path | None, typer.Option(help="Run folder (latents cache, config, log, state).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Where to write the final safetensors (+ .json card).")] = None,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda or cuda:N (default: cuda if available).")] = None,
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Train the motion diffusion transformer on motion latents; resumes from RUN_DIR/state.pt if present."""
+    from generator.training.motion_trainer import MotionTrainConfig, MotionTrainer
+
+    config = MotionTrainConfig(preset=preset, steps=steps, batch_size=batch_size, seed=seed)
+    run_dir = run_dir or Path("runs") / f"motion-{preset}"
+    out = out or Path("weights") / "motion" / f"{preset}.safetensors"
+    progress = Progress(
+        TextColumn("motion/{task.fields[preset]} {task.fields[stage]}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]:.4f}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+    with progress:
+        extract = progress.add_task("extract", total=None, preset=preset, stage="extracting latents", loss=0.0)
+        with user_errors():
+            trainer = MotionTrainer(
+                config,
+                data,
+                run_dir,
+                face_weights=face_weights,
+                device=device,
+                on_extract=lambda done, total: progress.update(extract, completed=done, total=total),
+            )
+        progress.remove_task(extract)
+        task = progress.add_task("train", total=steps, completed=trainer.step, preset=preset, stage="", loss=0.0)
+        if trainer.context.is_main:
+            trainer.on_step = lambda step, metrics: progress.update(task, completed=step, loss=metrics["total"])
+        trainer.train()
+    if trainer.context.is_main:
+        console.print("validating on held-out identities and exporting weights ...")
+        card = trainer.export(out)
+        console.print(f"wrote {out} ({card['parameters']:,} parameters)")
+        console.print_json(data=card["metrics"])
+    trainer.close()
+
+
+@app.command()
 def watermark(
     sources: Annotated[list[Path], typer.Option("--source", help="Folders or files of videos/images (repeat).")],
     steps: Annotated[int, typer.Option(min=1)] = 3000,
