@@ -23,9 +23,13 @@ $(INTEROP_STAMP): $(INTEROP)/package.json $(INTEROP)/package-lock.json
 	cd $(INTEROP) && npm install --no-audit --no-fund --loglevel=error
 	touch $(INTEROP_STAMP)
 
+CANDOR_HOME ?= $(HOME)/.candor
+
+# The main job: the bundled portrait speaks espeak-ng speech; the MP4 is watermarked and signed, then verified.
 demo: $(STAMP)
-	$(BIN)/candor data sample $(DEMO_DIR)/source --clips 2 --seconds 3
-	$(BIN)/candor data prepare $(DEMO_DIR)/source $(DEMO_DIR)/prepared --size 128
+	$(BIN)/candor data demo-inputs $(DEMO_DIR)
+	$(BIN)/candor generate --image $(DEMO_DIR)/portrait.png --audio $(DEMO_DIR)/speech.wav --out $(DEMO_DIR)/talking.mp4
+	$(BIN)/candor verify $(DEMO_DIR)/talking.mp4 --trust-anchors $(CANDOR_HOME)/keys/ca.pem
 
 test: $(STAMP) $(INTEROP_STAMP)
 	$(BIN)/python -m pytest -q

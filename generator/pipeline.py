@@ -139,8 +139,18 @@ class TalkingFacePipeline:
     def prepare_portrait(self, image: np.ndarray) -> PreparedPortrait:
         """Detect the largest face (NoFaceFoundError if none), crop it as in training, encode it."""
         crop, _ = crop_face(image, size=self.image_size, detector=self.detector, source="portrait")
-        tensor = torch.from_numpy(crop).to(self.device).permute(2, 0, 1)[None].float() / 255
+        return self.encode_crop(crop)
+
+    @torch.inference_mode()
+    def encode_crop(self, crop: np.ndarray) -> PreparedPortrait:
+        """A face crop already framed like the training crops (e.g. a prepared clip's frame)."""
+        if crop.shape != (self.image_size, self.image_size, 3):
+            raise ValueError(f"a face crop must be {self.image_size}x{self.image_size} RGB, got {crop.shape}")
+        tensor = torch.from_numpy(np.ascontiguousarray(crop)).to(self.device).permute(2, 0, 1)[None].float() / 255
         return PreparedPortrait(crop, self.face_model.encode(tensor))
+
+    def _portrait(self, image: np.ndarray | PreparedPortrait) -> PreparedPortrait:
+        return image if isinstance(image, PreparedPortrait) else self.prepare_portrait(image)
 
     def control_values(self, portrait: PreparedPortrait, controls: Controls) -> ControlValues:
         """User controls -> label units. Gaze is relative to the corpus's mean (looking at the camera);
@@ -198,7 +208,7 @@ class TalkingFacePipeline:
     # -- batch --------------------------------------------------------------------------------
     def generate(
         self,
-        image: np.ndarray,
+        image: np.ndarray | PreparedPortrait,
         audio: AudioTrack,
         controls: Controls = Controls(),
         options: GenerationOptions = GenerationOptions(),
@@ -210,7 +220,7 @@ class TalkingFacePipeline:
         _check_audio(audio)
         generation_id = parse_generation_id(generation_id) if generation_id else new_generation_id()
         started = time.perf_counter()
-        portrait = self.prepare_portrait(image)
+        portrait = self._portrait(image)
         n_frames = frame_count(len(audio.samples), self.audio_config)
         features = log_mel_features(audio.samples, self.audio_config, n_frames)
         sampler = self._sampler(portrait, controls, options)
@@ -233,7 +243,7 @@ class TalkingFacePipeline:
     # -- streaming ----------------------------------------------------------------------------
     def stream(
         self,
-        image: np.ndarray,
+        image: np.ndarray | PreparedPortrait,
         audio_chunks: Iterable[np.ndarray],
         controls: Controls = Controls(),
         options: GenerationOptions = GenerationOptions(),
@@ -247,7 +257,7 @@ class TalkingFacePipeline:
         """
         generation_id = parse_generation_id(generation_id) if generation_id else new_generation_id()
         self.last_generation_id = generation_id
-        portrait = self.prepare_portrait(image)
+        portrait = self._portrait(image)
         sampler = self._sampler(portrait, controls, options)
         window = min(options.stream_window, self.motion_model.config.window)
         per_frame = self.audio_config.samples_per_frame

@@ -10,6 +10,7 @@ from torch import nn
 
 from watermark.config import WatermarkModelConfig
 from watermark.modules.carriers import demodulate, folded_scales, initial_carriers
+from watermark.modules.informed import carrier_band
 from watermark.modules.jnd import luma
 
 
@@ -62,9 +63,7 @@ class WatermarkExtractor(nn.Module):
         details = high_pass(frames)
         learned = self.head(self.features(torch.cat([frames * 2 - 1, details * 8], dim=1)).mean(dim=(-2, -1)))
         # The matched branch keeps the carriers' band: only content slower than the tile is removed.
-        y = luma(frames)
-        flattened = y - F.avg_pool2d(y, 17, stride=1, padding=8, count_include_pad=False)
-        return learned, folded_scales(flattened, self.carriers.shape[-1], self.search_scales)
+        return learned, folded_scales(carrier_band(luma(frames)), self.carriers.shape[-1], self.search_scales)
 
     def decide(self, learned: torch.Tensor, tiles: torch.Tensor) -> torch.Tensor:
         """(B, n_bits) logits from (possibly clip-averaged) statistics."""

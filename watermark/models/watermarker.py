@@ -9,7 +9,8 @@ from torch import nn
 from watermark.config import WatermarkModelConfig
 from watermark.models.embedder import WatermarkEmbedder
 from watermark.models.extractor import WatermarkExtractor
-from watermark.modules.jnd import jnd_mask
+from watermark.modules.informed import carrier_gram, informed_correction
+from watermark.modules.jnd import jnd_mask, luma
 
 
 def resize_to(frames: torch.Tensor, size: int) -> torch.Tensor:
@@ -36,9 +37,26 @@ class Watermarker(nn.Module):
         residual = F.interpolate(small, size=frames.shape[-2:], mode="bilinear", align_corners=False)
         return residual * jnd_mask(frames) * (self.config.strength if strength is None else strength)
 
-    def embed(self, frames: torch.Tensor, bits: torch.Tensor, strength: float | None = None) -> torch.Tensor:
-        """Watermarked frames: the same luma change on R, G and B (no chroma change, so yuv420p keeps it)."""
-        return (frames + self.residual(frames, bits, strength)).clamp(0, 1)
+    def embed(
+        self, frames: torch.Tensor, bits: torch.Tensor, strength: float | None = None, margin: float | None = None
+    ) -> torch.Tensor:
+        """Watermarked frames: the same luma change on R, G and B (no chroma change, so yuv420p keeps it).
+
+        The network's residual first; then informed embedding tops up every bit whose matched-filter
+        correlation is short of `margin` (default: config.informed_margin).
+        """
+        marked = (frames + self.residual(frames, bits, strength)).clamp(0, 1)
+        margin = self.config.informed_margin if margin is None else margin
+        if margin <= 0:
+            return marked
+        carriers = self.extractor.carriers
+        gram_inverse = torch.linalg.inv(carrier_gram(carriers, self.config.work_size))
+        for _ in range(self.config.informed_iterations):
+            small = luma(resize_to(marked, self.config.work_size))
+            correction = informed_correction(small, bits, carriers, gram_inverse, margin)
+            correction = F.interpolate(correction, size=frames.shape[-2:], mode="bilinear", align_corners=False)
+            marked = (marked + correction).clamp(0, 1)
+        return marked
 
     def extract(self, frames: torch.Tensor) -> torch.Tensor:
         """(B, n_bits) per-frame logits, calibrated (minus the unmarked-video offset)."""

@@ -1,0 +1,445 @@
+"""Benchmark of the talking-face generator (issue: Generator II).
+
+    python -m bench.talking_face [--device cpu|cuda] [--presets tiny base full] [--quick]
+
+Measures, and writes to bench/results/talking_face.{json,md,png}:
+- speed: batch and streaming frames per second and start latency per preset (presets without trained
+  weights are timed with untrained weights of the same architecture; the numbers are architecture speed);
+- motion statistics against real clips of held-out identities (from ../shared/data prepared at 128 px):
+  mean head-pose change between frames (VASA-1's delta-P) and the correlation of mouth openness with
+  audio energy;
+- controls measured on the outputs: gaze +15 vs -15 degrees, distance 0.8 vs 1.25, emotion presets;
+- a 60-second generation: face scale and identity per 2-second window (drift);
+- artistic portraits x speech in several languages: every pair generates without error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bench.common import SHARED_DATA, device_description, write_results
+from generator.audio import AudioFeatureConfig, frame_energy
+from generator.face.config import face_preset
+from generator.face.model import FaceLatentModel
+from generator.motion.config import DiffusionConfig, motion_preset
+from generator.motion.controls import EMOTION_PRESETS, Controls, EmotionSpace, GazeEstimator
+from generator.motion.model import MotionDiffusionTransformer
+from generator.pipeline import GenerationOptions, PreparedPortrait, TalkingFacePipeline
+from media.audio import AudioTrack, load_audio
+from media.faces import FaceDetector
+from media.image import load_image
+from media.samples import sample_portrait
+from media.speech import synthesize_speech
+from watermark.inference import VideoWatermarker
+
+PREPARED = Path("data/prepared-128")
+SPEECH_TEXT = (
+    "The quick brown fox jumps over the lazy dog. Speech moves the lips, the head nods along, and the eyes "
+    "blink now and then. This sentence is long enough to fill several windows of generated motion."
+)
+
+
+# -- measurements on frames -------------------------------------------------------------------
+def mouth_openness(frames: np.ndarray) -> np.ndarray:
+    """Darkness of the mouth region of aligned face crops (an open mouth shows the dark cavity)."""
+    side = frames.shape[1]
+    region = frames[:, int(0.66 * side) : int(0.82 * side), int(0.38 * side) : int(0.62 * side)].astype(np.float32)
+    luminance = region @ np.array([0.299, 0.587, 0.114], np.float32)
+    return -luminance.reshape(len(frames), -1).mean(1)
+
+
+def delta_pose(motion: np.ndarray) -> float:
+    """Mean absolute frame-to-frame change of (yaw, pitch, roll), degrees of the face latent's pose."""
+    return float(np.degrees(np.abs(np.diff(motion[:, :3], axis=0))).mean())
+
+
+def correlation(a: np.ndarray, b: np.ndarray) -> float:
+    if a.std() < 1e-8 or b.std() < 1e-8:
+        return 0.0
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def face_scales(frames: np.ndarray, detector: FaceDetector) -> np.ndarray:
+    """Side of the largest detected face box / crop side (NaN where none is found)."""
+    scales = []
+    for frame in frames:
+        boxes = detector.detect(frame)
+        scales.append(max(b.width for b in boxes) / frame.shape[1] if boxes else np.nan)
+    return np.array(scales)
+
+
+@torch.inference_mode()
+def identity_similarity(pipeline: TalkingFacePipeline, portrait: PreparedPortrait, frames: np.ndarray) -> np.ndarray:
+    tensor = torch.from_numpy(frames).to(pipeline.device).permute(0, 3, 1, 2).float() / 255
+    ids = pipeline.face_model.identity_encoder(tensor)
+    return (ids @ portrait.latents.identity[0]).cpu().numpy()
+
+
+@torch.inference_mode()
+def reencoded_motion(pipeline: TalkingFacePipeline, frames: np.ndarray) -> np.ndarray:
+    tensor = torch.from_numpy(frames).to(pipeline.device).permute(0, 3, 1, 2).float() / 255
+    pose, dynamics = pipeline.face_model.encode_motion(tensor)
+    return torch.cat([pose, dynamics], -1).cpu().numpy()
+
+
+# -- speed ------------------------------------------------------------------------------------
+def untrained_pipeline(preset: str, device: torch.device) -> TalkingFacePipeline:
+    """Architecture timing for presets whose weights are not trained yet."""
+    face = FaceLatentModel(face_preset(preset))
+    motion_config = motion_preset(preset)
+    motion = MotionDiffusionTransformer(motion_config)
+    dyn = face.config.dyn_dim
+    space = EmotionSpace(np.zeros(dyn, np.float32), np.eye(motion_config.emotion_dim, dyn, dtype=np.float32))
+    return TalkingFacePipeline(
+        face, motion, VideoWatermarker.from_pretrained(device=device), space, AudioFeatureConfig(), DiffusionConfig(),
+        identity={"name": "untrained", "version": preset}, device=device,
+    )  # fmt: skip
+
+
+def measure_speed(pipeline: TalkingFacePipeline, portrait: np.ndarray, audio: AudioTrack, steps: int) -> dict:
+    options = GenerationOptions(steps=steps, seed=0)
+    pipeline.generate(portrait, AudioTrack(audio.samples[:16_000], 16_000), options=options)  # warm-up
+    first_window: list[float] = []
+    started = time.perf_counter()
+    video = pipeline.generate(
+        portrait, audio, options=options,
+        on_progress=lambda done, total: first_window.append(time.perf_counter() - started) if not first_window else None,
+    )  # fmt: skip
+    batch_seconds = time.perf_counter() - started
+    # Streaming, compute-bound: all audio available, chunks of 40 ms.
+    chunks = [audio.samples[i : i + 640] for i in range(0, len(audio.samples), 640)]
+    started = time.perf_counter()
+    first_frame = None
+    count = 0
+    for _ in pipeline.stream(portrait, iter(chunks), options=options):
+        count += 1
+        if first_frame is None:
+            first_frame = time.perf_counter() - started
+    stream_seconds = time.perf_counter() - started
+    # Streaming at real-time arrival: the latency a live caller sees after its first chunk.
+    chunk_seconds = 0.04
+
+    def live():
+        start = time.perf_counter()
+        for index, chunk in enumerate(chunks):
+            delay = index * chunk_seconds - (time.perf_counter() - start)
+            if delay > 0:
+                time.sleep(delay)
+            yield chunk
+
+    started = time.perf_counter()
+    live_first = None
+    for _ in pipeline.stream(portrait, live(), options=options):
+        live_first = time.perf_counter() - started
+        break
+    window_audio = (options.stream_window * pipeline.audio_config.samples_per_frame + 512) / 16_000
+    return {
+        "frames": len(video.frames),
+        "resolution": pipeline.image_size,
+        "sampler_steps": steps,
+        "batch_fps": len(video.frames) / batch_seconds,
+        "batch_first_window_seconds": first_window[0],
+        "batch_motion_seconds": video.timings["motion_seconds"],
+        "batch_render_seconds": video.timings["render_seconds"],
+        "stream_fps": count / stream_seconds,
+        "stream_start_latency_compute_seconds": first_frame,
+        "stream_start_latency_live_seconds": live_first,
+        "stream_window_frames": options.stream_window,
+        "stream_audio_needed_seconds": window_audio,
+    }
+
+
+# -- quality ----------------------------------------------------------------------------------
+def held_out_clips(pipeline_card: dict, limit: int):
+    from media.corpus import PreparedCorpus
+
+    corpus = PreparedCorpus.load(PREPARED)
+    held_out = set(pipeline_card["data"]["val_identities"])
+    return [c for c in corpus.clips if c.identity in held_out and c.has_audio][:limit]
+
+
+def motion_statistics(pipeline: TalkingFacePipeline, clips, steps: int) -> dict:
+    rows = []
+    for clip in clips:
+        frames = clip.load_frames()
+        audio = clip.load_audio()
+        energy = frame_energy(audio.samples, pipeline.audio_config, len(frames))
+        portrait = pipeline.encode_crop(frames[0])
+        video = pipeline.generate(portrait, audio, options=GenerationOptions(steps=steps, seed=0))
+        n = min(len(frames), len(video.frames))
+        real_motion = reencoded_motion(pipeline, frames)
+        rows.append(
+            {
+                "clip": clip.clip_id,
+                "frames": n,
+                "real_delta_pose_deg": delta_pose(real_motion),
+                "generated_delta_pose_deg": delta_pose(video.motion),
+                "real_mouth_energy_r": correlation(mouth_openness(frames[:n]), energy[:n]),
+                "generated_mouth_energy_r": correlation(mouth_openness(video.frames[:n]), energy[:n]),
+            }
+        )
+    mean = {key: float(np.mean([r[key] for r in rows])) for key in rows[0] if key not in ("clip", "frames")}
+    return {
+        "clips": rows,
+        "mean": mean,
+        "delta_pose_ratio": mean["generated_delta_pose_deg"] / mean["real_delta_pose_deg"],
+        "delta_pose_within_25_percent": abs(mean["generated_delta_pose_deg"] / mean["real_delta_pose_deg"] - 1) <= 0.25,
+        "mouth_correlation_at_least_real": mean["generated_mouth_energy_r"] >= mean["real_mouth_energy_r"],
+    }
+
+
+def control_effects(pipeline: TalkingFacePipeline, portrait: PreparedPortrait, audio: AudioTrack, steps: int) -> dict:
+    options = GenerationOptions(steps=steps, seed=3)
+    estimator, detector = GazeEstimator(), FaceDetector()
+
+    def run(controls: Controls):
+        return pipeline.generate(portrait, audio, controls, options)
+
+    gaze = {}
+    for theta in (-15.0, 15.0):
+        video = run(Controls(gaze_degrees=(theta, 0.0)))
+        motion = reencoded_motion(pipeline, video.frames)
+        gaze[theta] = float(np.degrees(estimator.estimate(video.frames, motion[:, :2])[:, 0].mean()))
+    distance = {}
+    for value in (0.8, 1.25):
+        video = run(Controls(distance=value))
+        distance[value] = {
+            "face_scale": float(np.nanmean(face_scales(video.frames, detector))),
+            "latent_log_scale": float(video.motion[:, 5].mean()),
+        }
+    neutral = run(Controls(emotion="neutral"))
+    space = pipeline.emotion_space
+    neutral_position = space.project(reencoded_motion(pipeline, neutral.frames)[:, 6:].mean(0))
+    emotions = {}
+    for name in EMOTION_PRESETS[1:]:
+        if name not in space.presets:
+            continue
+        video = run(Controls(emotion=name))
+        moved = space.project(reencoded_motion(pipeline, video.frames)[:, 6:].mean(0)) - neutral_position
+        offset = space.presets[name]
+        emotions[name] = {
+            "cosine_to_preset": float(moved @ offset / (np.linalg.norm(moved) * np.linalg.norm(offset) + 1e-9)),
+            "projection_on_preset": float(moved @ offset / (np.linalg.norm(offset) + 1e-9)),
+        }
+    return {
+        "gaze_theta_deg": {"minus_15": gaze[-15.0], "plus_15": gaze[15.0], "difference": gaze[15.0] - gaze[-15.0]},
+        "distance": {
+            "0.8": distance[0.8],
+            "1.25": distance[1.25],
+            "farther_is_smaller": distance[1.25]["face_scale"] < distance[0.8]["face_scale"],
+        },
+        "emotion": emotions,
+    }
+
+
+def long_audio(pipeline: TalkingFacePipeline, portrait: PreparedPortrait, audio: AudioTrack, steps: int) -> dict:
+    video = pipeline.generate(portrait, audio, options=GenerationOptions(steps=steps, seed=5))
+    window = pipeline.motion_model.config.window
+    scales = face_scales(video.frames[::5], FaceDetector())
+    identity = identity_similarity(pipeline, portrait, video.frames[::5])
+    per_window_scale, per_window_identity = [], []
+    step = window // 5
+    for start in range(0, len(scales), step):
+        per_window_scale.append(float(np.nanmean(scales[start : start + step])))
+        per_window_identity.append(float(np.mean(identity[start : start + step])))
+    half = len(per_window_scale) // 2
+    return {
+        "seconds": len(video.frames) / video.fps,
+        "generation_seconds": video.timings["total_seconds"],
+        "window_face_scale": per_window_scale,
+        "window_identity_cosine": per_window_identity,
+        "face_scale_first_half": float(np.nanmean(per_window_scale[:half])),
+        "face_scale_second_half": float(np.nanmean(per_window_scale[half:])),
+        "identity_first_half": float(np.mean(per_window_identity[:half])),
+        "identity_second_half": float(np.mean(per_window_identity[half:])),
+        "latent_log_scale_first_second_half": [
+            float(video.motion[: len(video.motion) // 2, 5].mean()),
+            float(video.motion[len(video.motion) // 2 :, 5].mean()),
+        ],
+    }
+
+
+def generalisation(pipeline: TalkingFacePipeline, steps: int, limit_audio: int) -> list[dict]:
+    import csv
+
+    rows = list(csv.DictReader((SHARED_DATA / "MANIFEST.tsv").open(), delimiter="\t"))
+    portraits = [r["file"] for r in rows if r["kind"].startswith("portrait")]
+    by_language: dict[str, str] = {}
+    for r in rows:
+        if r["kind"] == "audio" and r["language"] and r["language"] not in by_language:
+            by_language[r["language"]] = r["file"]
+    languages = sorted(by_language)[:limit_audio]
+    results = []
+    for index, portrait_file in enumerate(portraits):
+        language = languages[index % len(languages)]
+        audio = load_audio(SHARED_DATA / by_language[language])
+        audio = AudioTrack(audio.samples[: 3 * 16_000], 16_000)
+        record = {"portrait": portrait_file, "audio": by_language[language], "language": language}
+        try:
+            video = pipeline.generate(load_image(SHARED_DATA / portrait_file), audio, options=GenerationOptions(steps))
+            record.update(ok=True, frames=len(video.frames))
+        except Exception as err:  # noqa: BLE001 - the benchmark records every failure
+            record.update(ok=False, error=f"{type(err).__name__}: {err}")
+        results.append(record)
+    return results
+
+
+# -- report -----------------------------------------------------------------------------------
+def plot(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    speed = results["speed"]
+    names = list(speed)
+    x = np.arange(len(names))
+    axes[0].bar(x - 0.2, [speed[n]["batch_fps"] for n in names], 0.4, label="batch")
+    axes[0].bar(x + 0.2, [speed[n]["stream_fps"] for n in names], 0.4, label="stream")
+    axes[0].axhline(25, color="k", ls="--", lw=1, label="real time (25 fps)")
+    axes[0].set_xticks(x, names)
+    axes[0].set_yscale("log")
+    axes[0].set_ylabel("frames / s")
+    axes[0].set_title(f"speed ({results['device']})"[:60], fontsize=8)
+    axes[0].legend()
+    if "long_audio" in results:
+        long = results["long_audio"]
+        t = np.arange(len(long["window_face_scale"])) * 2
+        axes[1].plot(t, long["window_face_scale"], marker="o", label="face scale")
+        axes[1].set_xlabel("seconds")
+        axes[1].set_ylabel("face box / crop")
+        twin = axes[1].twinx()
+        twin.plot(t, long["window_identity_cosine"], color="C1", marker="s", label="identity cosine")
+        twin.set_ylabel("identity cosine to portrait")
+        axes[1].set_title("60 s generation: drift per window")
+    if "motion_statistics" in results:
+        mean = results["motion_statistics"]["mean"]
+        labels = ["delta-P (deg)", "mouth-energy r"]
+        axes[2].bar(np.arange(2) - 0.2, [mean["real_delta_pose_deg"], mean["real_mouth_energy_r"]], 0.4, label="real")
+        axes[2].bar(
+            np.arange(2) + 0.2, [mean["generated_delta_pose_deg"], mean["generated_mouth_energy_r"]], 0.4,
+            label="generated",
+        )  # fmt: skip
+        axes[2].set_xticks(np.arange(2), labels)
+        axes[2].legend()
+        axes[2].set_title("held-out identities")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def markdown(results: dict) -> str:
+    lines = ["# Talking-face generator benchmark", "", f"Device: {results['device']}", ""]
+    lines += ["## Speed", "", "| preset | weights | px | steps | batch fps | batch first window (s) | stream fps |"
+              " stream start latency, compute (s) | stream start latency, live 40 ms chunks (s) |",
+              "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for name, s in results["speed"].items():
+        lines.append(
+            f"| {name} | {s['weights']} | {s['resolution']} | {s['sampler_steps']} | {s['batch_fps']:.1f} | "
+            f"{s['batch_first_window_seconds']:.3f} | {s['stream_fps']:.1f} | "
+            f"{s['stream_start_latency_compute_seconds']:.3f} | {s['stream_start_latency_live_seconds']:.3f} |"
+        )
+    lines += ["", "Live latency includes waiting for the first streaming window's audio "
+              f"({results['speed'][next(iter(results['speed']))]['stream_audio_needed_seconds']:.2f} s).", ""]  # fmt: skip
+    if "motion_statistics" in results:
+        m = results["motion_statistics"]
+        lines += ["## Motion statistics (held-out identities)", "", "| measure | real | generated |", "|---|---|---|"]
+        lines.append(
+            f"| delta-P (deg/frame) | {m['mean']['real_delta_pose_deg']:.3f} | {m['mean']['generated_delta_pose_deg']:.3f} |"
+        )
+        lines.append(
+            f"| mouth openness vs audio energy (r) | {m['mean']['real_mouth_energy_r']:.3f} | "
+            f"{m['mean']['generated_mouth_energy_r']:.3f} |"
+        )
+        lines += ["", f"delta-P ratio {m['delta_pose_ratio']:.2f} (within 25 %: {m['delta_pose_within_25_percent']}); "
+                  f"mouth correlation at least real: {m['mouth_correlation_at_least_real']}", ""]  # fmt: skip
+    if "controls" in results:
+        c = results["controls"]
+        lines += ["## Controls (measured on outputs)", ""]
+        g = c["gaze_theta_deg"]
+        lines.append(f"- gaze: estimated theta {g['minus_15']:.2f} deg at -15, {g['plus_15']:.2f} deg at +15 "
+                     f"(difference {g['difference']:+.2f})")  # fmt: skip
+        d = c["distance"]
+        lines.append(f"- distance: face scale {d['0.8']['face_scale']:.3f} at 0.8, {d['1.25']['face_scale']:.3f} at "
+                     f"1.25 (farther is smaller: {d['farther_is_smaller']})")  # fmt: skip
+        for name, e in c["emotion"].items():
+            lines.append(f"- emotion {name}: cosine of output shift to preset {e['cosine_to_preset']:.2f}")
+        lines.append("")
+    if "long_audio" in results:
+        long = results["long_audio"]
+        lines += ["## Long audio", "",
+                  f"{long['seconds']:.1f} s generated in {long['generation_seconds']:.1f} s. Face scale first/second "
+                  f"half {long['face_scale_first_half']:.3f} / {long['face_scale_second_half']:.3f}; identity cosine "
+                  f"{long['identity_first_half']:.3f} / {long['identity_second_half']:.3f}.", ""]  # fmt: skip
+    if "generalisation" in results:
+        ok = sum(r["ok"] for r in results["generalisation"])
+        lines += ["## Artistic / real portraits x languages", "",
+                  f"{ok}/{len(results['generalisation'])} generated without error.", ""]  # fmt: skip
+        for r in results["generalisation"]:
+            if not r["ok"]:
+                lines.append(f"- {r['portrait']} + {r['language']}: {r['error']}")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--presets", nargs="+", default=["tiny"])
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--clips", type=int, default=12, help="held-out clips for motion statistics")
+    parser.add_argument("--quick", action="store_true", help="speed only")
+    parser.add_argument("--name", default="talking_face")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    speech = synthesize_speech(SPEECH_TEXT)
+    portrait = sample_portrait()
+    results: dict = {"device": device_description(args.device), "speed": {}}
+    trained = None
+    for preset in args.presets:
+        try:
+            pipeline = TalkingFacePipeline.from_pretrained(preset=preset, device=device)
+            weights = "trained"
+            trained = trained or pipeline
+        except Exception:  # noqa: BLE001 - no trained weights for this preset yet
+            pipeline = untrained_pipeline(preset, device)
+            weights = "untrained (architecture timing)"
+        audio = speech if preset == "tiny" or device.type == "cuda" else AudioTrack(speech.samples[:32_000], 16_000)
+        results["speed"][preset] = {"weights": weights, **measure_speed(pipeline, portrait, audio, args.steps)}
+        print(preset, results["speed"][preset], flush=True)
+    if not args.quick and trained is not None:
+        from media.weights import read_card
+
+        card = read_card(Path("weights/motion/tiny.safetensors"))
+        prepared = trained.prepare_portrait(portrait)
+        if PREPARED.is_dir():
+            results["motion_statistics"] = motion_statistics(trained, held_out_clips(card, args.clips), args.steps)
+            print("motion", results["motion_statistics"]["mean"], flush=True)
+        results["controls"] = control_effects(trained, prepared, speech, args.steps)
+        print("controls", results["controls"], flush=True)
+        if (SHARED_DATA / "MANIFEST.tsv").is_file():
+            long_parts, total = [], 0
+            for name in ("anitalker__audios_english_female.wav", "dreamtalk__french1.wav", "dreamtalk__german1.wav",
+                         "dreamtalk__japan1.wav", "dreamtalk__italian1.wav", "dreamtalk__korean1.wav"):  # fmt: skip
+                part = load_audio(SHARED_DATA / "audio" / name).samples
+                long_parts.append(part)
+                total += len(part)
+            samples = np.concatenate(long_parts)
+            while len(samples) < 60 * 16_000:
+                samples = np.concatenate([samples, samples])
+            results["long_audio"] = long_audio(
+                trained, prepared, AudioTrack(samples[: 60 * 16_000], 16_000), args.steps
+            )
+            print("long", {k: v for k, v in results["long_audio"].items() if not k.startswith("window")}, flush=True)
+            results["generalisation"] = generalisation(trained, args.steps, limit_audio=12)
+    json_path, md_path = write_results(args.name, results, markdown(results))
+    plot(results, md_path.with_suffix(".png"))
+    print(md_path.read_text())
+
+
+if __name__ == "__main__":
+    main()

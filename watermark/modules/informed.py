@@ -1,0 +1,51 @@
+"""Informed embedding (improved spread spectrum, Malvar & Florencio 2003) for the matched branch.
+
+A still face barely changes between frames, so its own projection on the carriers (host interference)
+does not average out over a clip; at 44 dB it drowns the network's pattern. The embedder knows the
+frame, so it can measure that projection and add, per bit, just enough carrier energy that the
+extractor's correlation has the payload's sign with a margin: bits already past the margin cost
+nothing. The extractor's statistics are linear in the frame, so the correction is a small linear
+solve (the Gram matrix of the carriers through the extractor's band filter), repeated a couple of
+times to absorb clamping and resizing.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from watermark.modules.carriers import fold_tiles
+
+
+def carrier_band(luma: torch.Tensor) -> torch.Tensor:
+    """The matched branch's band: luma minus its 17x17 local mean (content slower than the tile goes)."""
+    return luma - F.avg_pool2d(luma, 17, stride=1, padding=8, count_include_pad=False)
+
+
+def tile_correlations(luma: torch.Tensor, carriers: torch.Tensor) -> torch.Tensor:
+    """(B, 1, S, S) luma at work size -> (B, n_bits) correlation with each carrier at zero shift."""
+    period = carriers.shape[-1]
+    tile = fold_tiles(carrier_band(luma), period)
+    return torch.einsum("bpq,npq->bn", tile, carriers) / period**2
+
+
+def tiled(patterns: torch.Tensor, size: int) -> torch.Tensor:
+    """(B, P, P) -> (B, 1, size, size) periodic tiling from the origin."""
+    reps = -(-size // patterns.shape[-1])
+    return patterns.repeat(1, reps, reps)[:, None, :size, :size]
+
+
+def carrier_gram(carriers: torch.Tensor, size: int) -> torch.Tensor:
+    """G[i, j] = correlation with carrier i of carrier j tiled over a size x size frame."""
+    return tile_correlations(tiled(carriers, size), carriers).T
+
+
+def informed_correction(
+    luma: torch.Tensor, bits: torch.Tensor, carriers: torch.Tensor, gram_inverse: torch.Tensor, margin: float
+) -> torch.Tensor:
+    """(B, 1, S, S) additive luma correction at work size that brings every bit's correlation to
+    sign(bit) x margin or beyond (bits in {0, 1})."""
+    signs = bits * 2 - 1
+    shortfall = signs * torch.clamp(margin - signs * tile_correlations(luma, carriers), min=0)
+    amplitudes = shortfall @ gram_inverse.T
+    return tiled(torch.einsum("bn,npq->bpq", amplitudes, carriers), luma.shape[-1])
