@@ -339,3 +339,19 @@ def transcode_frames(
     buffer.seek(0)
     with av.open(buffer, mode="r") as container:
         return np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)])
+
+
+def remux(source: str | Path, destination: str | Path) -> Path:
+    """Copy the audio and video packets into a new MP4 without re-encoding; metadata (and any C2PA
+    manifest) is left behind, as when a platform strips it."""
+    with av.open(str(source)) as src, av.open(str(destination), "w", format="mp4") as dst:
+        mapping = {
+            stream.index: dst.add_stream_from_template(stream)
+            for stream in src.streams
+            if stream.type in ("video", "audio")
+        }
+        for packet in src.demux():
+            if packet.stream.index in mapping and packet.dts is not None:
+                packet.stream = mapping[packet.stream.index]
+                dst.mux(packet)
+    return Path(destination)

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import av
 import pytest
 
+from media.video import remux
 from provenance.keys import SignerConfig, init_development_keys, load_signer
 from provenance.manifest import (
     ConsentReference,
@@ -51,14 +51,4 @@ def signed_mp4(tmp_path_factory, keys, manifest, sample_clip) -> tuple[Path, byt
 
 def remux_without_metadata(source: Path, destination: Path) -> Path:
     """Copy the audio/video packets into a new MP4: what platforms do when they strip metadata."""
-    with av.open(str(source)) as src, av.open(str(destination), "w", format="mp4") as dst:
-        mapping = {
-            stream.index: dst.add_stream_from_template(stream)
-            for stream in src.streams
-            if stream.type in ("video", "audio")
-        }
-        for packet in src.demux():
-            if packet.stream.index in mapping and packet.dts is not None:
-                packet.stream = mapping[packet.stream.index]
-                dst.mux(packet)
-    return destination
+    return remux(source, destination)
