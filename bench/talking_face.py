@@ -174,13 +174,16 @@ def motion_statistics(pipeline: TalkingFacePipeline, clips, steps: int) -> dict:
         portrait = pipeline.encode_crop(frames[0])
         video = pipeline.generate(portrait, audio, options=GenerationOptions(steps=steps, seed=0))
         n = min(len(frames), len(video.frames))
-        real_motion = reencoded_motion(pipeline, frames)
+        # Both measured the same way, on frames: the motion encoder applied to real and generated video.
+        real_motion = reencoded_motion(pipeline, frames[:n])
+        generated_motion = reencoded_motion(pipeline, video.frames[:n])
         rows.append(
             {
                 "clip": clip.clip_id,
                 "frames": n,
                 "real_delta_pose_deg": delta_pose(real_motion),
-                "generated_delta_pose_deg": delta_pose(video.motion),
+                "generated_delta_pose_deg": delta_pose(generated_motion),
+                "generated_latent_delta_pose_deg": delta_pose(video.motion[:n]),
                 "real_mouth_energy_r": correlation(mouth_openness(frames[:n]), energy[:n]),
                 "generated_mouth_energy_r": correlation(mouth_openness(video.frames[:n]), energy[:n]),
             }
@@ -266,18 +269,24 @@ def long_audio(pipeline: TalkingFacePipeline, portrait: PreparedPortrait, audio:
     }
 
 
-def generalisation(pipeline: TalkingFacePipeline, steps: int, limit_audio: int) -> list[dict]:
+def generalisation(
+    pipeline: TalkingFacePipeline, steps: int, limit_audio: int, real_portraits: int, limit: int | None = None
+) -> list[dict]:
     import csv
 
     rows = list(csv.DictReader((SHARED_DATA / "MANIFEST.tsv").open(), delimiter="\t"))
-    portraits = [r["file"] for r in rows if r["kind"].startswith("portrait")]
+    artistic = [r["file"] for r in rows if r["kind"] == "portrait_artistic"]
+    real = [r["file"] for r in rows if r["kind"] == "portrait_real"][:real_portraits]
+    portraits = [p for pair in zip(artistic, real, strict=False) for p in pair]
+    portraits += artistic[len(real) :] + real[len(artistic) :]
     by_language: dict[str, str] = {}
     for r in rows:
-        if r["kind"] == "audio" and r["language"] and r["language"] not in by_language:
-            by_language[r["language"]] = r["file"]
+        language = r["language"].strip()
+        if r["kind"] == "audio" and language.isalpha() and language not in by_language:
+            by_language[language] = r["file"]
     languages = sorted(by_language)[:limit_audio]
     results = []
-    for index, portrait_file in enumerate(portraits):
+    for index, portrait_file in enumerate(portraits[:limit]):
         language = languages[index % len(languages)]
         audio = load_audio(SHARED_DATA / by_language[language])
         audio = AudioTrack(audio.samples[: 3 * 16_000], 16_000)
@@ -397,6 +406,9 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=12, help="held-out clips for motion statistics")
     parser.add_argument("--quick", action="store_true", help="speed only")
     parser.add_argument("--name", default="talking_face")
+    parser.add_argument("--weights", type=Path, default=None, help="weights folder (default: the committed ones)")
+    parser.add_argument("--long-seconds", type=float, default=60.0)
+    parser.add_argument("--portraits", type=int, default=None, help="limit the portrait x language runs")
     args = parser.parse_args()
     device = torch.device(args.device)
     speech = synthesize_speech(SPEECH_TEXT)
@@ -405,7 +417,7 @@ def main() -> None:
     trained = None
     for preset in args.presets:
         try:
-            pipeline = TalkingFacePipeline.from_pretrained(preset=preset, device=device)
+            pipeline = TalkingFacePipeline.from_pretrained(args.weights, preset=preset, device=device)
             weights = "trained"
             trained = trained or pipeline
         except Exception:  # noqa: BLE001 - no trained weights for this preset yet
@@ -417,7 +429,7 @@ def main() -> None:
     if not args.quick and trained is not None:
         from media.weights import read_card
 
-        card = read_card(Path("weights/motion/tiny.safetensors"))
+        card = read_card((args.weights or Path("weights")) / "motion" / "tiny.safetensors")
         prepared = trained.prepare_portrait(portrait)
         if PREPARED.is_dir():
             results["motion_statistics"] = motion_statistics(trained, held_out_clips(card, args.clips), args.steps)
@@ -432,13 +444,16 @@ def main() -> None:
                 long_parts.append(part)
                 total += len(part)
             samples = np.concatenate(long_parts)
-            while len(samples) < 60 * 16_000:
+            length = int(args.long_seconds * 16_000)
+            while len(samples) < length:
                 samples = np.concatenate([samples, samples])
             results["long_audio"] = long_audio(
-                trained, prepared, AudioTrack(samples[: 60 * 16_000], 16_000), args.steps
+                trained, prepared, AudioTrack(samples[:length], 16_000), args.steps
             )
             print("long", {k: v for k, v in results["long_audio"].items() if not k.startswith("window")}, flush=True)
-            results["generalisation"] = generalisation(trained, args.steps, limit_audio=12)
+            results["generalisation"] = generalisation(
+                trained, args.steps, limit_audio=12, real_portraits=20, limit=args.portraits
+            )
     json_path, md_path = write_results(args.name, results, markdown(results))
     plot(results, md_path.with_suffix(".png"))
     print(md_path.read_text())
