@@ -53,6 +53,14 @@ def mouth_openness(frames: np.ndarray) -> np.ndarray:
     return -luminance.reshape(len(frames), -1).mean(1)
 
 
+def mouth_activity(frames: np.ndarray) -> np.ndarray:
+    """Mean absolute frame-to-frame change in the mouth region (talking moves the lips)."""
+    side = frames.shape[1]
+    region = frames[:, int(0.66 * side) : int(0.82 * side), int(0.38 * side) : int(0.62 * side)].astype(np.float32)
+    change = np.abs(np.diff(region.mean(-1), axis=0)).reshape(len(frames) - 1, -1).mean(1)
+    return np.concatenate([change[:1], change])
+
+
 def delta_pose(motion: np.ndarray) -> float:
     """Mean absolute frame-to-frame change of (yaw, pitch, roll), degrees of the face latent's pose."""
     return float(np.degrees(np.abs(np.diff(motion[:, :3], axis=0))).mean())
@@ -186,6 +194,8 @@ def motion_statistics(pipeline: TalkingFacePipeline, clips, steps: int) -> dict:
                 "generated_latent_delta_pose_deg": delta_pose(video.motion[:n]),
                 "real_mouth_energy_r": correlation(mouth_openness(frames[:n]), energy[:n]),
                 "generated_mouth_energy_r": correlation(mouth_openness(video.frames[:n]), energy[:n]),
+                "real_mouth_activity_energy_r": correlation(mouth_activity(frames[:n]), energy[:n]),
+                "generated_mouth_activity_energy_r": correlation(mouth_activity(video.frames[:n]), energy[:n]),
             }
         )
     mean = {key: float(np.mean([r[key] for r in rows])) for key in rows[0] if key not in ("clip", "frames")}
@@ -195,6 +205,8 @@ def motion_statistics(pipeline: TalkingFacePipeline, clips, steps: int) -> dict:
         "delta_pose_ratio": mean["generated_delta_pose_deg"] / mean["real_delta_pose_deg"],
         "delta_pose_within_25_percent": abs(mean["generated_delta_pose_deg"] / mean["real_delta_pose_deg"] - 1) <= 0.25,
         "mouth_correlation_at_least_real": mean["generated_mouth_energy_r"] >= mean["real_mouth_energy_r"],
+        "mouth_activity_correlation_at_least_real": mean["generated_mouth_activity_energy_r"]
+        >= mean["real_mouth_activity_energy_r"],
     }
 
 
@@ -368,6 +380,10 @@ def markdown(results: dict) -> str:
             f"| mouth openness vs audio energy (r) | {m['mean']['real_mouth_energy_r']:.3f} | "
             f"{m['mean']['generated_mouth_energy_r']:.3f} |"
         )
+        lines.append(
+            f"| mouth activity vs audio energy (r) | {m['mean']['real_mouth_activity_energy_r']:.3f} | "
+            f"{m['mean']['generated_mouth_activity_energy_r']:.3f} |"
+        )
         lines += ["", f"delta-P ratio {m['delta_pose_ratio']:.2f} (within 25 %: {m['delta_pose_within_25_percent']}); "
                   f"mouth correlation at least real: {m['mouth_correlation_at_least_real']}", ""]  # fmt: skip
     if "controls" in results:
@@ -447,9 +463,7 @@ def main() -> None:
             length = int(args.long_seconds * 16_000)
             while len(samples) < length:
                 samples = np.concatenate([samples, samples])
-            results["long_audio"] = long_audio(
-                trained, prepared, AudioTrack(samples[:length], 16_000), args.steps
-            )
+            results["long_audio"] = long_audio(trained, prepared, AudioTrack(samples[:length], 16_000), args.steps)
             print("long", {k: v for k, v in results["long_audio"].items() if not k.startswith("window")}, flush=True)
             results["generalisation"] = generalisation(
                 trained, args.steps, limit_audio=12, real_portraits=20, limit=args.portraits

@@ -33,9 +33,12 @@ class Watermarker(nn.Module):
 
     def residual(self, frames: torch.Tensor, bits: torch.Tensor, strength: float | None = None) -> torch.Tensor:
         """(B, 1, H, W) luma residual for `frames` at their own resolution."""
+        strength = self.config.strength if strength is None else strength
+        if strength == 0:  # the network's residual is switched off by calibration: do not run it
+            return frames.new_zeros(frames.shape[0], 1, *frames.shape[-2:])
         small = self.embedder(resize_to(frames, self.config.work_size), bits)
         residual = F.interpolate(small, size=frames.shape[-2:], mode="bilinear", align_corners=False)
-        return residual * jnd_mask(frames) * (self.config.strength if strength is None else strength)
+        return residual * jnd_mask(frames) * strength
 
     def embed(
         self, frames: torch.Tensor, bits: torch.Tensor, strength: float | None = None, margin: float | None = None
@@ -50,13 +53,24 @@ class Watermarker(nn.Module):
         if margin <= 0:
             return marked
         carriers = self.extractor.carriers
-        gram_inverse = torch.linalg.inv(carrier_gram(carriers, self.config.work_size))
+        gram_inverse = self._gram_inverse()
         for _ in range(self.config.informed_iterations):
             small = luma(resize_to(marked, self.config.work_size))
             correction = informed_correction(small, bits, carriers, gram_inverse, margin)
             correction = F.interpolate(correction, size=frames.shape[-2:], mode="bilinear", align_corners=False)
             marked = (marked + correction).clamp(0, 1)
         return marked
+
+    def _gram_inverse(self) -> torch.Tensor:
+        """Inverse Gram matrix of the carriers, cached until they change (training updates them in place)."""
+        carriers = self.extractor.carriers
+        if carriers.requires_grad and torch.is_grad_enabled():  # training: part of the graph, never cached
+            return torch.linalg.inv(carrier_gram(carriers, self.config.work_size))
+        key = (carriers._version, carriers.device)
+        if getattr(self, "_gram_key", None) != key:
+            self._gram_cache = torch.linalg.inv(carrier_gram(carriers, self.config.work_size))
+            self._gram_key = key
+        return self._gram_cache
 
     def extract(self, frames: torch.Tensor) -> torch.Tensor:
         """(B, n_bits) per-frame logits, calibrated (minus the unmarked-video offset)."""
