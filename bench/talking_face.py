@@ -26,7 +26,7 @@ from bench.common import SHARED_DATA, device_description, write_results
 from generator.audio import AudioFeatureConfig, frame_energy
 from generator.face.config import face_preset
 from generator.face.model import FaceLatentModel
-from generator.motion.config import DiffusionConfig, motion_preset
+from generator.motion.config import DiffusionConfig, GuidanceScales, motion_preset
 from generator.motion.controls import EMOTION_PRESETS, Controls, EmotionSpace, GazeEstimator
 from generator.motion.model import MotionDiffusionTransformer
 from generator.pipeline import GenerationOptions, PreparedPortrait, TalkingFacePipeline
@@ -173,14 +173,15 @@ def held_out_clips(pipeline_card: dict, limit: int):
     return [c for c in corpus.clips if c.identity in held_out and c.has_audio][:limit]
 
 
-def motion_statistics(pipeline: TalkingFacePipeline, clips, steps: int) -> dict:
+def motion_statistics(pipeline: TalkingFacePipeline, clips, steps: int, audio_guidance: float = 0.5) -> dict:
     rows = []
     for clip in clips:
         frames = clip.load_frames()
         audio = clip.load_audio()
         energy = frame_energy(audio.samples, pipeline.audio_config, len(frames))
         portrait = pipeline.encode_crop(frames[0])
-        video = pipeline.generate(portrait, audio, options=GenerationOptions(steps=steps, seed=0))
+        options = GenerationOptions(steps=steps, seed=0, guidance=GuidanceScales(audio=audio_guidance))
+        video = pipeline.generate(portrait, audio, options=options)
         n = min(len(frames), len(video.frames))
         # Both measured the same way, on frames: the motion encoder applied to real and generated video.
         real_motion = reencoded_motion(pipeline, frames[:n])
@@ -200,6 +201,7 @@ def motion_statistics(pipeline: TalkingFacePipeline, clips, steps: int) -> dict:
         )
     mean = {key: float(np.mean([r[key] for r in rows])) for key in rows[0] if key not in ("clip", "frames")}
     return {
+        "audio_guidance": audio_guidance,
         "clips": rows,
         "mean": mean,
         "delta_pose_ratio": mean["generated_delta_pose_deg"] / mean["real_delta_pose_deg"],
@@ -369,9 +371,12 @@ def markdown(results: dict) -> str:
         )
     needed = next(iter(results["speed"].values()))["stream_audio_needed_seconds"]
     lines += ["", f"Live latency includes waiting for the first streaming window's audio ({needed:.2f} s).", ""]
-    if "motion_statistics" in results:
-        m = results["motion_statistics"]
-        lines += ["## Motion statistics (held-out identities)", "", "| measure | real | generated |", "|---|---|---|"]
+    for key in ("motion_statistics", "motion_statistics_audio_guidance_1"):
+        if key not in results:
+            continue
+        m = results[key]
+        lines += [f"## Motion statistics (held-out identities, {len(m['clips'])} clips, audio guidance "
+                  f"{m['audio_guidance']})", "", "| measure | real | generated |", "|---|---|---|"]  # fmt: skip
         lines.append(
             f"| delta-P (deg/frame) | {m['mean']['real_delta_pose_deg']:.3f} | "
             f"{m['mean']['generated_delta_pose_deg']:.3f} |"
@@ -448,7 +453,9 @@ def main() -> None:
         card = read_card((args.weights or Path("weights")) / "motion" / "tiny.safetensors")
         prepared = trained.prepare_portrait(portrait)
         if PREPARED.is_dir():
-            results["motion_statistics"] = motion_statistics(trained, held_out_clips(card, args.clips), args.steps)
+            clips = held_out_clips(card, args.clips)
+            results["motion_statistics"] = motion_statistics(trained, clips, args.steps)
+            results["motion_statistics_audio_guidance_1"] = motion_statistics(trained, clips, args.steps, 1.0)
             print("motion", results["motion_statistics"]["mean"], flush=True)
         results["controls"] = control_effects(trained, prepared, speech, args.steps)
         print("controls", results["controls"], flush=True)

@@ -38,6 +38,9 @@ def generate(
     emotion: Annotated[str | None, typer.Option(help="neutral, happy, angry or surprised.")] = None,
     steps: Annotated[int, typer.Option(min=1, max=1000, help="Diffusion sampling steps (10 fast, 50 quality).")] = 10,
     seed: Annotated[int, typer.Option(help="Same seed, same inputs -> same output.")] = 0,
+    audio_guidance: Annotated[
+        float, typer.Option(min=0.0, max=5.0, help="Classifier-free guidance on audio (more = livelier motion).")
+    ] = 0.5,
     preset: Annotated[str, typer.Option(help="Model size: tiny (128 px, CPU real time), base, full.")] = "tiny",
     device: Annotated[str | None, typer.Option(help="cpu or cuda (default: cuda if available).")] = None,
     weights: Annotated[Path | None, typer.Option(help="Weights folder (default: the committed weights).")] = None,
@@ -47,6 +50,7 @@ def generate(
     store: Annotated[Path | None, typer.Option(help="Manifest store (default: $CANDOR_HOME/manifests.db).")] = None,
 ) -> None:
     """Generate a talking-face video: every frame watermarked, the file signed with C2PA."""
+    from generator.motion.config import GuidanceScales
     from generator.motion.controls import Controls
     from generator.pipeline import GenerationOptions, TalkingFacePipeline
     from media.audio import load_audio
@@ -84,7 +88,7 @@ def generate(
                 portrait,
                 speech,
                 controls,
-                GenerationOptions(steps=steps, seed=seed),
+                GenerationOptions(steps=steps, seed=seed, guidance=GuidanceScales(audio=audio_guidance)),
                 on_progress=lambda done, total: progress.update(task, completed=done, total=total),
             )
         record = write_signed_video(
