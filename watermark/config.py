@@ -24,5 +24,5 @@ class WatermarkModelConfig:
     # Informed embedding (watermark.modules.informed): minimum matched-filter correlation per bit,
     # and the correction passes that reach it. 0 turns it off (training does: it is not learned).
     informed_margin: float = 0.0
-    informed_iterations: int = 2
+    informed_iterations: int = 4
     search_scales: tuple[float, ...] = (1.0, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6)
