@@ -234,7 +234,9 @@ def main() -> None:
         learned, tiles = watermarker.statistics(clip)
         report = watermarker.decide(learned, tiles, fps=FPS)
         detections += int(report.detected)
-        logits = watermarker.model.decide(learned.mean(0, keepdim=True), tiles.mean(0, keepdim=True))[0].detach().numpy()
+        logits = (
+            watermarker.model.decide(learned.mean(0, keepdim=True), tiles.mean(0, keepdim=True))[0].detach().numpy()
+        )
         hard_bits.append((logits > 0).astype(np.float32))
     bias = np.abs(np.mean(hard_bits, axis=0) - 0.5)
     results["false_positives"] = {

@@ -41,6 +41,8 @@ class GenerationOptions:
     steps: int = 10
     seed: int = 0
     guidance: GuidanceScales = GuidanceScales()
+    # Sampler stochasticity: 0 = deterministic DDIM, 1 = DDPM-like (livelier motion).
+    eta: float = 0.5
     # Streaming windows are short so the first frame comes out early; batch windows are the model's.
     stream_window: int = 12
 
@@ -180,6 +182,7 @@ class TalkingFacePipeline:
             steps=options.steps,
             guidance=options.guidance,
             generator=generator,
+            eta=options.eta,
         )
 
     # -- rendering ----------------------------------------------------------------------------

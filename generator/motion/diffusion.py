@@ -42,8 +42,15 @@ def ddim_sample(
     schedule: NoiseSchedule,
     noise: torch.Tensor,
     steps: int,
+    *,
+    eta: float = 0.0,
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """Deterministic DDIM (eta = 0) from pure noise; `predict_clean(x_t, levels)` returns X_0."""
+    """DDIM from pure noise; `predict_clean(x_t, levels)` returns X_0.
+
+    eta = 0 is deterministic DDIM; eta = 1 re-injects fresh noise at every step like DDPM (more varied
+    samples; still reproducible from `generator`'s seed).
+    """
     sample = noise
     levels = schedule.sampling_levels(steps)
     alpha_bar = schedule.alpha_bar.to(noise.device)
@@ -55,5 +62,9 @@ def ddim_sample(
             break
         a, a_next = alpha_bar[level], alpha_bar[levels[index + 1]]
         eps = (sample - a.sqrt() * clean) / (1 - a).sqrt()
-        sample = a_next.sqrt() * clean + (1 - a_next).sqrt() * eps
+        sigma = eta * ((1 - a_next) / (1 - a) * (1 - a / a_next)).clamp(min=0).sqrt()
+        sample = a_next.sqrt() * clean + (1 - a_next - sigma**2).clamp(min=0).sqrt() * eps
+        if eta > 0:
+            fresh = torch.randn(sample.shape, generator=generator).to(sample.device)
+            sample = sample + sigma * fresh
     return clean

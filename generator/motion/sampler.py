@@ -41,6 +41,7 @@ class MotionSampler:
         steps: int,
         guidance: GuidanceScales,
         generator: torch.Generator,
+        eta: float = 0.0,
     ) -> None:
         self.model = model
         self.schedule = schedule
@@ -51,6 +52,7 @@ class MotionSampler:
         self.steps = steps
         self.guidance = guidance
         self.generator = generator
+        self.eta = eta
         self.controls = controls
         self.previous = model.normalize_motion(start_motion.reshape(1, -1)).repeat(self.context, 1)
         self.previous_audio = np.repeat(silence[None], self.context, 0)
@@ -103,7 +105,9 @@ class MotionSampler:
         conditions = self._conditions(audio)
         dim = self.previous.shape[-1]
         noise = torch.randn((1, frames, dim), generator=self.generator).to(self.device)
-        clean = ddim_sample(self._guided(conditions), self.schedule, noise, self.steps)[0]
+        clean = ddim_sample(
+            self._guided(conditions), self.schedule, noise, self.steps, eta=self.eta, generator=self.generator
+        )[0]
         history = torch.cat([self.previous, clean])
         self.previous = history[-self.context :]
         self.previous_audio = np.concatenate([self.previous_audio, audio])[-self.context :]

@@ -41,6 +41,9 @@ def generate(
     audio_guidance: Annotated[
         float, typer.Option(min=0.0, max=5.0, help="Classifier-free guidance on audio (more = livelier motion).")
     ] = 0.5,
+    eta: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Sampler noise: 0 deterministic DDIM, 1 DDPM-like (seeded).")
+    ] = 0.5,
     preset: Annotated[str, typer.Option(help="Model size: tiny (128 px, CPU real time), base, full.")] = "tiny",
     device: Annotated[str | None, typer.Option(help="cpu or cuda (default: cuda if available).")] = None,
     weights: Annotated[Path | None, typer.Option(help="Weights folder (default: the committed weights).")] = None,
@@ -88,7 +91,7 @@ def generate(
                 portrait,
                 speech,
                 controls,
-                GenerationOptions(steps=steps, seed=seed, guidance=GuidanceScales(audio=audio_guidance)),
+                GenerationOptions(steps=steps, seed=seed, guidance=GuidanceScales(audio=audio_guidance), eta=eta),
                 on_progress=lambda done, total: progress.update(task, completed=done, total=total),
             )
         record = write_signed_video(

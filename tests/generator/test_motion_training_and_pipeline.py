@@ -91,7 +91,10 @@ def test_generate_is_in_sync_deterministic_and_watermarked(pipeline, portrait, s
         plain = pipeline.face_model.decode(FaceLatents(*expand), pose, dynamics).clamp(0, 1)
     plain = (plain * 255).round().byte().permute(0, 2, 3, 1).numpy()
     assert not np.array_equal(plain, video.frames[:5])
-    assert np.array_equal(pipeline.watermarker.embed(plain, video.generation_id), video.frames[:5])
+    # (equal up to float rounding between batch sizes: at most one level on a few pixels)
+    rewatermarked = pipeline.watermarker.embed(plain, video.generation_id).astype(int)
+    assert np.abs(rewatermarked - video.frames[:5]).max() <= 1
+    assert np.abs(plain.astype(int) - video.frames[:5]).mean() > 5 * np.abs(rewatermarked - video.frames[:5]).mean()
 
 
 def test_stream_emits_frames_while_audio_arrives(pipeline, portrait, spoken):
