@@ -390,7 +390,9 @@ def markdown(results: dict) -> str:
             f"{m['mean']['generated_mouth_activity_energy_r']:.3f} |"
         )
         lines += ["", f"delta-P ratio {m['delta_pose_ratio']:.2f} (within 25 %: {m['delta_pose_within_25_percent']}); "
-                  f"mouth correlation at least real: {m['mouth_correlation_at_least_real']}", ""]  # fmt: skip
+                  f"mouth openness correlation at least real: {m['mouth_correlation_at_least_real']}; "
+                  f"mouth activity correlation at least real: {m['mouth_activity_correlation_at_least_real']}",
+                  ""]  # fmt: skip
     if "controls" in results:
         c = results["controls"]
         lines += ["## Controls (measured on outputs)", ""]
