@@ -12,8 +12,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import math
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +30,7 @@ from generator.face.discriminator import MultiScaleDiscriminator
 from generator.face.evaluation import evaluate_face_model
 from generator.face.model import FaceLatentModel
 from generator.training.distributed import DistributedContext, init_distributed, shutdown_distributed
+from generator.training.run import device_description, git_commit, save_state, warmup_cosine
 from media.corpus import PreparedCorpus
 from media.weights import save_weights, unwrap
 
@@ -262,9 +261,7 @@ class FaceTrainer:
             "step": self.step,
             "elapsed_seconds": self.elapsed_seconds,
         }
-        partial = self.state_path.with_suffix(".tmp")
-        torch.save(state, partial)
-        partial.replace(self.state_path)
+        save_state(self.state_path, state)
 
     @property
     def elapsed_seconds(self) -> float:
@@ -280,7 +277,7 @@ class FaceTrainer:
             "data": str(self.data_dir),
             "train_identities": list(self.train_corpus.identities),
             "val_identities": list(self.val_corpus.identities),
-            "git_commit": _git_commit(),
+            "git_commit": git_commit(),
             "world_size": self.context.world_size,
             "device": str(self.device),
         }
@@ -288,9 +285,8 @@ class FaceTrainer:
 
     # -- training -----------------------------------------------------------------------------
     def _learning_rate(self) -> float:
-        warmup = min(1.0, (self.step + 1) / self.config.warmup_steps)
-        progress = self.step / max(self.config.steps, 1)
-        return self.config.learning_rate * warmup * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+        config = self.config
+        return warmup_cosine(self.step, config.steps, config.warmup_steps, config.learning_rate, floor=0.1)
 
     def train(self) -> None:
         self._write_run_config()
@@ -375,30 +371,12 @@ class FaceTrainer:
             },
             "steps": self.step,
             "training_seconds": round(self.elapsed_seconds, 1),
-            "device": _device_description(self.device),
+            "device": device_description(self.device),
             "world_size": self.context.world_size,
-            "git_commit": _git_commit(),
+            "git_commit": git_commit(),
             "metrics": metrics,
         }
         return save_weights(model, weights_path, card)
 
     def close(self) -> None:
         shutdown_distributed()
-
-
-def _git_commit() -> str | None:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=Path(__file__).parent
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
-def _device_description(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    import os
-    import platform
-
-    return f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"

@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ from generator.motion.diffusion import NoiseSchedule
 from generator.motion.latents import MotionClip, extract_motion_clips, load_motion_clips, save_motion_clips
 from generator.motion.model import CONDITIONS, MotionConditions, MotionDiffusionTransformer
 from generator.training.distributed import DistributedContext, init_distributed, shutdown_distributed
-from generator.training.face_trainer import _device_description, _git_commit
+from generator.training.run import device_description, git_commit, save_state, warmup_cosine
 from media.corpus import PreparedCorpus
 from media.weights import save_weights, unwrap
 
@@ -181,9 +180,7 @@ class MotionTrainer:
             "step": self.step,
             "elapsed_seconds": self.elapsed_seconds,
         }
-        partial = self.state_path.with_suffix(".tmp")
-        torch.save(state, partial)
-        partial.replace(self.state_path)
+        save_state(self.state_path, state)
 
     @property
     def elapsed_seconds(self) -> float:
@@ -200,7 +197,7 @@ class MotionTrainer:
             "face_weights_sha256": self.face_weights_sha256,
             "train_identities": sorted({c.identity for c in self.train_clips}),
             "val_identities": sorted({c.identity for c in self.val_clips}),
-            "git_commit": _git_commit(),
+            "git_commit": git_commit(),
             "world_size": self.context.world_size,
             "device": str(self.device),
         }
@@ -208,9 +205,8 @@ class MotionTrainer:
 
     # -- training -----------------------------------------------------------------------------
     def _learning_rate(self) -> float:
-        warmup = min(1.0, (self.step + 1) / self.config.warmup_steps)
-        progress = self.step / max(self.config.steps, 1)
-        return self.config.learning_rate * warmup * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
+        config = self.config
+        return warmup_cosine(self.step, config.steps, config.warmup_steps, config.learning_rate, floor=0.05)
 
     def _window(self) -> int:
         """Mostly full windows (batch generation), sometimes short ones (streaming)."""
@@ -328,9 +324,9 @@ class MotionTrainer:
             },
             "steps": self.step,
             "training_seconds": round(self.elapsed_seconds, 1),
-            "device": _device_description(self.device),
+            "device": device_description(self.device),
             "world_size": self.context.world_size,
-            "git_commit": _git_commit(),
+            "git_commit": git_commit(),
             "metrics": self.validate(),
         }
         return save_weights(model, weights_path, card)
