@@ -34,6 +34,8 @@ from watermark.payload import new_generation_id, parse_generation_id
 
 WEIGHTS_ROOT = Path(__file__).resolve().parents[1] / "weights"
 MODEL_NAME = "candor-talking-face"
+# Frames of audio before a streaming window that its mel analysis sees (as the whole clip would).
+_STREAM_CONTEXT_FRAMES = 4
 
 
 @dataclass(frozen=True)
@@ -266,23 +268,33 @@ class TalkingFacePipeline:
         per_frame = self.audio_config.samples_per_frame
         # Features of frame t need audio a little past its end (the mel window is centred).
         lookahead = self.audio_config.n_fft // 2
-        buffered = np.zeros(0, np.float32)
-        emitted = 0
-        for chunk in audio_chunks:
-            buffered = np.concatenate([buffered, np.asarray(chunk, np.float32).reshape(-1)])
-            while len(buffered) >= (emitted + window) * per_frame + lookahead:
-                yield from self._stream_window(portrait, sampler, buffered, emitted, window, generation_id)
-                emitted += window
-        total = frame_count(len(buffered), self.audio_config) if len(buffered) else 0
-        while emitted < total:
-            size = min(window, total - emitted)
-            yield from self._stream_window(portrait, sampler, buffered, emitted, size, generation_id)
+        # Only the current window's audio and a little before it is kept: the buffer stays short however
+        # long the stream runs. `dropped` counts the whole frames of audio already discarded from its front.
+        buffered, dropped, received, emitted = np.zeros(0, np.float32), 0, 0, 0
+
+        def emit(size: int) -> Iterator[np.ndarray]:
+            nonlocal buffered, dropped, emitted
+            yield from self._stream_window(portrait, sampler, buffered, emitted - dropped, size, generation_id)
             emitted += size
+            keep_from = max(0, emitted - _STREAM_CONTEXT_FRAMES)
+            buffered = buffered[(keep_from - dropped) * per_frame :]
+            dropped = keep_from
+
+        for chunk in audio_chunks:
+            chunk = np.asarray(chunk, np.float32).reshape(-1)
+            buffered = np.concatenate([buffered, chunk])
+            received += len(chunk)
+            while received >= (emitted + window) * per_frame + lookahead:
+                yield from emit(window)
+        total = frame_count(received, self.audio_config) if received else 0
+        while emitted < total:
+            yield from emit(min(window, total - emitted))
 
     def _stream_window(self, portrait, sampler, buffered, start, size, generation_id) -> Iterator[np.ndarray]:
+        """Frames start..start+size of `buffered` (indices relative to the buffer's first sample)."""
         per_frame = self.audio_config.samples_per_frame
         # The window's own audio plus what precedes it, for a mel analysis that matches batch mode.
-        first = max(0, start - 4) * per_frame
+        first = max(0, start - _STREAM_CONTEXT_FRAMES) * per_frame
         samples = buffered[first : (start + size) * per_frame + self.audio_config.n_fft // 2]
         offset = start - first // per_frame
         features = log_mel_features(samples, self.audio_config, offset + size)[offset:]

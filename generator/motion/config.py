@@ -59,9 +59,3 @@ class GuidanceScales:
     gaze: float = 1.0
     distance: float = 0.0
     emotion: float = 0.0
-
-
-@dataclass(frozen=True)
-class SamplerConfig:
-    steps: int = 10
-    guidance: GuidanceScales = GuidanceScales()
