@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 import torch
 from pytorch_msssim import ssim
+from scipy.stats import chi2
 
 from bench.common import RESULTS_DIR, SHARED_DATA, device_description, markdown_table, write_results
 from media.errors import MediaError
@@ -238,12 +239,18 @@ def main() -> None:
             watermarker.model.decide(learned.mean(0, keepdim=True), tiles.mean(0, keepdim=True))[0].detach().numpy()
         )
         hard_bits.append((logits > 0).astype(np.float32))
-    bias = np.abs(np.mean(hard_bits, axis=0) - 0.5)
+    ones = np.sum(hard_bits, axis=0)
+    bias = np.abs(ones / len(hard_bits) - 0.5)
+    # What fair coins would show with this many clips, and a chi-square test of "every bit is fair"
+    # (the clips are windows of a few dozen videos, so they are not fully independent).
+    chi_square = float(np.sum((ones - len(hard_bits) / 2) ** 2 / (len(hard_bits) / 4)))
     results["false_positives"] = {
         "unmarked_clips": len(negatives),
         "detections": detections,
         "max_per_bit_bias": round(float(bias.max()), 4),
         "mean_per_bit_bias": round(float(bias.mean()), 4),
+        "mean_bias_of_fair_bits": round(float(np.sqrt(2 / np.pi) * 0.5 / np.sqrt(len(hard_bits))), 4),
+        "fair_bits_chi_square_p": float(chi2.sf(chi_square, df=len(ones))),
     }
     # Speed at 512 x 512.
     frames = np.random.default_rng(1).integers(0, 255, (32, 512, 512, 3), dtype=np.uint8)
@@ -273,7 +280,9 @@ def write_markdown_and_plot(results: dict) -> None:
     fp = results["false_positives"]
     lines.append(
         f"\n## False positives\n\n{fp['detections']} detections on {fp['unmarked_clips']} unmarked clips; "
-        f"per-bit bias max {fp['max_per_bit_bias']}, mean {fp['mean_per_bit_bias']}\n"
+        f"per-bit bias max {fp['max_per_bit_bias']}, mean {fp['mean_per_bit_bias']} (fair bits would show "
+        f"{fp.get('mean_bias_of_fair_bits')} on average with this many clips; chi-square test of fair bits "
+        f"p = {fp.get('fair_bits_chi_square_p', float('nan')):.3g})\n"
     )
     speed = results["speed_512"]
     lines.append(f"\n## Speed at 512x512\n\nembed {speed['embed_fps']} fps, extract {speed['extract_fps']} fps\n")

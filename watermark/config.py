@@ -25,4 +25,17 @@ class WatermarkModelConfig:
     # and the correction passes that reach it. 0 turns it off (training does: it is not learned).
     informed_margin: float = 0.0
     informed_iterations: int = 4
+    # Frames that share one correction (the reader averages over frames; 25 = the 1-second span it
+    # also reports on). 1 = every frame on its own.
+    informed_group: int = 1
+    # Channel-informed passes at inference: each group is encoded with real H.264 at this CRF and
+    # decoded, and bits whose correlation after the codec is short of channel_margin are topped up
+    # (times channel_gain, since the codec also attenuates the top-up). channel_crf 0 turns it off.
+    channel_crf: int = 0
+    channel_passes: int = 2
+    channel_margin: float = 0.0
+    channel_gain: float = 2.0
+    # Weight of the learned (CNN) branch's logits next to the matched filter's; 0 reads with the
+    # matched filter alone and skips the CNN (its training did not include informed embedding).
+    learned_weight: float = 1.0
     search_scales: tuple[float, ...] = (1.0, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6)

@@ -1,10 +1,16 @@
 """Inference API: embed a generation ID into frames, and read it back from a video or image.
 
-Video decision: average the extractor's per-frame evidence over the clip (its learned soft scores and
-the carrier tile statistics, which are linear in the frames), align the carriers once on that average,
-decode the ECC, and report the generation ID with a binomial p-value on the detection key; "detected"
-means p < 1e-6 and a valid codeword. The same reading is made per time span (1 s by default), so an
-excerpt can be read on its own.
+Embedding: informed embedding on the carriers, one correction per group of frames (1 s), then
+channel-informed passes through a real H.264 encode so the payload still reads after a platform's
+re-encode (watermark.modules.informed).
+
+Video decision: average the extractor's per-frame evidence over the clip (the carrier tile statistics
+are linear in the frames), read the carriers at three candidate alignments (none: most re-encodes;
+the sign-blind peak; the alignment where the known detection-key bits agree most, for crops), decode
+the ECC, and report the generation ID with a binomial p-value on the detection key, multiplied by the
+number of alignments each reading was chosen from (so searching cannot manufacture detections);
+"detected" means p < 1e-6 and a valid codeword. The same reading is made per time span (1 s by
+default), so an excerpt can be read on its own.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import torch
 
 from media.errors import UnreadableMediaError
 from media.image import load_image
-from media.video import iter_frames
+from media.video import iter_frames, transcode_frames
 from media.weights import load_weights, read_card
 from watermark.config import WatermarkModelConfig
 from watermark.models.watermarker import Watermarker
@@ -26,6 +32,7 @@ from watermark.payload import PayloadCodec, PayloadReading
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "watermark" / "default.safetensors"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+_BATCH_VALUES = 30_000_000
 
 
 @dataclass
@@ -81,14 +88,29 @@ class VideoWatermarker:
         return cls(model, device=device)
 
     @torch.inference_mode()
-    def embed(self, frames: np.ndarray, generation_id: str, *, batch_size: int = 16) -> np.ndarray:
-        """Watermarked copy of `frames` carrying `generation_id`."""
+    def embed(self, frames: np.ndarray, generation_id: str) -> np.ndarray:
+        """Watermarked copy of `frames` (consecutive frames of one video, or one image) carrying
+        `generation_id`. Frames are processed in groups of the model's informed_group; with a channel
+        CRF in the model's config, each group also goes through that many encode/decode passes."""
         bits = torch.from_numpy(self.codec.encode(generation_id)).float().to(self.device)
+        config = self.model.config
+        group = max(1, config.informed_group)
+        # Whole groups, and enough frames (up to ~30 M values) that the channel pass sees a codec's
+        # usual context (groups of pictures) rather than isolated seconds.
+        batch_size = group * max(1, _BATCH_VALUES // (group * frames[0].size)) if len(frames) else 1
         out = np.empty_like(frames)
         for start in range(0, len(frames), batch_size):
             batch = _to_tensor(frames[start : start + batch_size], self.device)
-            marked = self.model.embed(batch, bits.expand(len(batch), -1))
-            out[start : start + batch_size] = (marked * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+            batch_bits = bits.expand(len(batch), -1)
+            marked = self.model.embed(batch, batch_bits)
+            if config.channel_crf > 0 and config.channel_margin > 0:
+                for _ in range(config.channel_passes):
+                    decoded = _channel(_to_uint8(marked), config.channel_crf)
+                    observed = _to_tensor(decoded, self.device)
+                    marked = self.model.top_up(
+                        marked, observed, batch_bits, config.channel_margin, gain=config.channel_gain
+                    )
+            out[start : start + batch_size] = _to_uint8(marked)
         return out
 
     @torch.inference_mode()
@@ -121,19 +143,26 @@ class VideoWatermarker:
         if len(learned) == 0:
             raise UnreadableMediaError("no frame to read the watermark from")
 
-        def logits(selection: slice) -> np.ndarray:
-            clip = self.model.decide(
+        key_signs = torch.from_numpy(self.codec.key_signs()).float().to(self.device)
+
+        def read(selection: slice) -> tuple[PayloadReading, np.ndarray]:
+            """The best of the candidate alignments; p-values count every alignment that was tried."""
+            candidates = self.model.candidate_logits(
                 learned[selection].mean(0, keepdim=True).to(self.device),
                 tiles[selection].mean(0, keepdim=True).to(self.device),
+                key_signs,
             )
-            return clip[0].cpu().numpy()
+            readings = []
+            for _, logits, trials in candidates:
+                scores = logits[0].cpu().numpy()
+                readings.append((self.codec.decode(scores, trials=trials * len(candidates)), scores))
+            return min(readings, key=lambda item: (not item[0].detected, item[0].p_value))
 
-        overall_logits = logits(slice(None))
-        overall = self.codec.decode(overall_logits)
+        overall, overall_logits = read(slice(None))
         span = max(1, int(round(span_seconds * fps)))
         spans = []
         for start in range(0, len(learned), span):
-            reading = self.codec.decode(logits(slice(start, start + span)))
+            reading, _ = read(slice(start, start + span))
             count = min(span, len(learned) - start)
             spans.append(
                 SpanReading(start / fps, (start + count) / fps, count, reading.detected, reading.id, reading.p_value)
@@ -152,6 +181,19 @@ class VideoWatermarker:
         times: list[float] = []
         learned, tiles = self.statistics(_frames_until(path, max_seconds, times))
         return self.decide(learned, tiles, fps=_estimate_fps(times), span_seconds=span_seconds)
+
+
+def _to_uint8(frames: torch.Tensor) -> np.ndarray:
+    return (frames * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+
+
+def _channel(frames: np.ndarray, crf: int) -> np.ndarray:
+    """`frames` as a viewer sees them after a platform's H.264 re-encode at `crf` (same shape: an odd
+    last row or column, which yuv420p cannot hold, is kept from the input)."""
+    decoded = transcode_frames(frames, crf=crf)
+    out = frames.copy()
+    out[: len(decoded), : decoded.shape[1], : decoded.shape[2]] = decoded[: len(frames)]
+    return out
 
 
 def _frames_until(path: Path, max_seconds: float | None, times: list[float]) -> Iterator[np.ndarray]:

@@ -102,8 +102,19 @@ class PayloadCodec:
         codeword = self._codeword(bytes.fromhex(parse_generation_id(generation_id)))
         return np.concatenate([self.key, codeword]) ^ self.mask
 
-    def decode(self, scores: np.ndarray) -> PayloadReading:
-        """Decode soft scores (n_bits,), positive meaning bit 1 (e.g. frame-averaged logits)."""
+    def key_signs(self) -> np.ndarray:
+        """(n_bits,) the sign a marked video's scores have on the detection-key bits, 0 elsewhere."""
+        signs = np.zeros(self.n_bits)
+        key_bits = self.config.key_bits
+        signs[:key_bits] = 2.0 * (self.key ^ self.mask[:key_bits]) - 1
+        return signs
+
+    def decode(self, scores: np.ndarray, trials: int = 1) -> PayloadReading:
+        """Decode soft scores (n_bits,), positive meaning bit 1 (e.g. frame-averaged logits).
+
+        trials: how many readings these scores were picked from using the key (e.g. carrier alignments
+        ranked by key agreement); the p-value is multiplied by it (Bonferroni), so it stays a bound on
+        the chance that an unmarked video gets this far."""
         scores = np.asarray(scores, dtype=np.float64)
         if scores.shape != (self.n_bits,):
             raise ValueError(f"expected {self.n_bits} soft scores, got shape {scores.shape}")
@@ -112,7 +123,7 @@ class PayloadCodec:
         key_bits = self.config.key_bits
         hard = (scores > 0).astype(np.uint8)
         matches = int(np.sum(hard[:key_bits] == self.key))
-        p_value = float(binom.sf(matches - 1, key_bits, 0.5))
+        p_value = min(1.0, trials * float(binom.sf(matches - 1, key_bits, 0.5)))
         codeword_scores = scores[key_bits:]
         generation_id, corrected = self._decode_id(codeword_scores)
         detected = generation_id is not None and p_value < DETECTION_P_VALUE

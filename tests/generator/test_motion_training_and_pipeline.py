@@ -79,22 +79,28 @@ def test_generate_is_in_sync_deterministic_and_watermarked(pipeline, portrait, s
     assert np.array_equal(video.frames, again.frames)
     other_seed = pipeline.generate(portrait, spoken, Controls(), GenerationOptions(steps=3, seed=8))
     assert not np.array_equal(video.frames, other_seed.frames)
-    # Every frame is the decoded face passed through the watermark embedder: re-render without it and compare.
+    # Every frame is the decoded face passed through the watermark embedder: re-render without it and compare
+    # (the embedder works on whole motion windows: its corrections are shared by groups of frames).
     portrait_latents = pipeline.prepare_portrait(portrait)
-    motion = torch.from_numpy(video.motion[:5])
+    motion = torch.from_numpy(video.motion)
+    count = len(motion)
     with torch.inference_mode():
         pose, dynamics = pipeline.face_model.split_motion(motion)
         source = portrait_latents.latents
-        expand = [t.expand(5, *t.shape[1:]) for t in (source.appearance, source.identity, source.pose, source.dynamics)]
+        parts = (source.appearance, source.identity, source.pose, source.dynamics)
+        expand = [t.expand(count, *t.shape[1:]) for t in parts]
         from generator.face.model import FaceLatents
 
         plain = pipeline.face_model.decode(FaceLatents(*expand), pose, dynamics).clamp(0, 1)
     plain = (plain * 255).round().byte().permute(0, 2, 3, 1).numpy()
-    assert not np.array_equal(plain, video.frames[:5])
-    # (equal up to float rounding between batch sizes: at most one level on a few pixels)
-    rewatermarked = pipeline.watermarker.embed(plain, video.generation_id).astype(int)
-    assert np.abs(rewatermarked - video.frames[:5]).max() <= 1
-    assert np.abs(plain.astype(int) - video.frames[:5]).mean() > 5 * np.abs(rewatermarked - video.frames[:5]).mean()
+    assert not np.array_equal(plain, video.frames)
+    window = pipeline.motion_model.config.window
+    rewatermarked = np.concatenate(
+        [pipeline.watermarker.embed(plain[s : s + window], video.generation_id) for s in range(0, count, window)]
+    ).astype(int)
+    # (equal up to float rounding between batch sizes, which a codec pass can amplify on a few pixels)
+    assert np.mean(np.abs(rewatermarked - video.frames) > 1) < 0.01
+    assert np.abs(plain.astype(int) - video.frames).mean() > 5 * np.abs(rewatermarked - video.frames).mean()
 
 
 def test_stream_emits_frames_while_audio_arrives(pipeline, portrait, spoken):

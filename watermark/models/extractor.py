@@ -53,6 +53,7 @@ class WatermarkExtractor(nn.Module):
         self.carriers = nn.Parameter(initial_carriers(config.n_bits, config.carrier_period))
         self.log_gain = nn.Parameter(torch.tensor(math.log(2500.0)))
         self.search_scales = tuple(config.search_scales)
+        self.learned_weight = config.learned_weight
 
     def statistics(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-frame evidence: (learned logits (B, n_bits), carrier tile means (B, n_scales, P, P)).
@@ -60,8 +61,12 @@ class WatermarkExtractor(nn.Module):
         Both are averaged over the frames of a clip before `decide`: the carrier alignment is then
         found on the whole clip, whose SNR grows with the square root of its length.
         """
-        details = high_pass(frames)
-        learned = self.head(self.features(torch.cat([frames * 2 - 1, details * 8], dim=1)).mean(dim=(-2, -1)))
+        if self.learned_weight == 0:
+            learned = frames.new_zeros(frames.shape[0], self.carriers.shape[0])
+        else:
+            details = high_pass(frames)
+            features = self.features(torch.cat([frames * 2 - 1, details * 8], dim=1))
+            learned = self.learned_weight * self.head(features.mean(dim=(-2, -1)))
         # The matched branch keeps the carriers' band: only content slower than the tile is removed.
         return learned, folded_scales(carrier_band(luma(frames)), self.carriers.shape[-1], self.search_scales)
 

@@ -9,7 +9,13 @@ from torch import nn
 from watermark.config import WatermarkModelConfig
 from watermark.models.embedder import WatermarkEmbedder
 from watermark.models.extractor import WatermarkExtractor
-from watermark.modules.informed import carrier_gram, informed_correction
+from watermark.modules.carriers import (
+    alignment_correlations,
+    at_alignment,
+    known_sign_alignment,
+    sign_blind_alignment,
+)
+from watermark.modules.informed import carrier_gram, group_means, informed_correction, tile_correlations
 from watermark.modules.jnd import jnd_mask, luma
 
 
@@ -28,7 +34,8 @@ class Watermarker(nn.Module):
         self.embedder = WatermarkEmbedder(config)
         self.extractor = WatermarkExtractor(config)
         # Per-bit mean logit of the extractor on unmarked video, measured after training and subtracted
-        # at extraction, so that every bit is unbiased on content Candor did not mark.
+        # at extraction, so that every bit is unbiased on content Candor did not mark. It is the learned
+        # branch's bias (the matched filter's mean is zero by construction), so it is scaled with it.
         self.register_buffer("logit_offset", torch.zeros(config.n_bits))
 
     def residual(self, frames: torch.Tensor, bits: torch.Tensor, strength: float | None = None) -> torch.Tensor:
@@ -41,25 +48,49 @@ class Watermarker(nn.Module):
         return residual * jnd_mask(frames) * strength
 
     def embed(
-        self, frames: torch.Tensor, bits: torch.Tensor, strength: float | None = None, margin: float | None = None
+        self,
+        frames: torch.Tensor,
+        bits: torch.Tensor,
+        strength: float | None = None,
+        margin: float | None = None,
+        group: int | None = None,
     ) -> torch.Tensor:
         """Watermarked frames: the same luma change on R, G and B (no chroma change, so yuv420p keeps it).
 
         The network's residual first; then informed embedding tops up every bit whose matched-filter
-        correlation is short of `margin` (default: config.informed_margin).
+        correlation, averaged over each group of `group` consecutive frames (default
+        config.informed_group), is short of `margin` (default: config.informed_margin).
         """
         marked = (frames + self.residual(frames, bits, strength)).clamp(0, 1)
         margin = self.config.informed_margin if margin is None else margin
         if margin <= 0:
             return marked
-        carriers = self.extractor.carriers
-        gram_inverse = self._gram_inverse()
         for _ in range(self.config.informed_iterations):
-            small = luma(resize_to(marked, self.config.work_size))
-            correction = informed_correction(small, bits, carriers, gram_inverse, margin)
-            correction = F.interpolate(correction, size=frames.shape[-2:], mode="bilinear", align_corners=False)
-            marked = (marked + correction).clamp(0, 1)
+            marked = self.top_up(marked, marked, bits, margin, group)
         return marked
+
+    def top_up(
+        self,
+        marked: torch.Tensor,
+        observed: torch.Tensor,
+        bits: torch.Tensor,
+        margin: float,
+        group: int | None = None,
+        gain: float = 1.0,
+    ) -> torch.Tensor:
+        """`marked` plus the informed correction computed on `observed`: the same frames as the reader
+        will see them (`marked` itself, or `marked` after a codec), in groups of `group` frames."""
+        group = self.config.informed_group if group is None else group
+        size = self.config.work_size
+        carriers = self.extractor.carriers
+        correlations = group_means(tile_correlations(luma(resize_to(observed, size)), carriers), group)
+        correction = informed_correction(correlations, bits, carriers, self._gram_inverse(), margin, size)
+        correction = F.interpolate(correction, size=marked.shape[-2:], mode="bilinear", align_corners=False)
+        return (marked + gain * correction).clamp(0, 1)
+
+    def _offset(self) -> torch.Tensor:
+        """The unmarked-video bias subtracted from the logits: the learned branch's, scaled with it."""
+        return self.config.learned_weight * self.logit_offset
 
     def _gram_inverse(self) -> torch.Tensor:
         """Inverse Gram matrix of the carriers, cached until they change (training updates them in place)."""
@@ -74,7 +105,7 @@ class Watermarker(nn.Module):
 
     def extract(self, frames: torch.Tensor) -> torch.Tensor:
         """(B, n_bits) per-frame logits, calibrated (minus the unmarked-video offset)."""
-        return self.extractor(resize_to(frames, self.config.work_size)) - self.logit_offset
+        return self.extractor(resize_to(frames, self.config.work_size)) - self._offset()
 
     def statistics(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-frame evidence to average over a clip (see WatermarkExtractor.statistics)."""
@@ -82,4 +113,26 @@ class Watermarker(nn.Module):
 
     def decide(self, learned: torch.Tensor, tiles: torch.Tensor) -> torch.Tensor:
         """Calibrated logits from (clip-averaged) statistics."""
-        return self.extractor.decide(learned, tiles) - self.logit_offset
+        return self.extractor.decide(learned, tiles) - self._offset()
+
+    def candidate_logits(
+        self, learned: torch.Tensor, tiles: torch.Tensor, key_signs: torch.Tensor
+    ) -> list[tuple[str, torch.Tensor, int]]:
+        """Calibrated logits (B, n_bits) of a clip (or span) at three candidate alignments, each with the
+        number of alignments it was chosen from (the key-bit test's multiple-testing factor):
+        "identity" (no crop or shift: most re-encodes; 1), "sign-blind" (1) and "known-sign" (chosen
+        with the detection key over every scale and shift)."""
+        extractor = self.extractor
+        correlation = alignment_correlations(tiles, extractor.carriers)
+        batch, n_scales, _, shifts = correlation.shape
+        identity = torch.full((batch,), self.config.search_scales.index(1.0) * shifts, device=tiles.device)
+        choices = [
+            ("identity", identity, 1),
+            ("sign-blind", sign_blind_alignment(correlation), 1),
+            ("known-sign", known_sign_alignment(correlation, key_signs), n_scales * shifts),
+        ]
+        gain = extractor.log_gain.exp()
+        return [
+            (name, learned + gain * at_alignment(correlation, index) - self._offset(), trials)
+            for name, index, trials in choices
+        ]

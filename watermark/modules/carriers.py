@@ -92,25 +92,47 @@ def folded_scales(flattened: torch.Tensor, period: int, scales: tuple[float, ...
     return torch.stack(tiles, dim=1)
 
 
-def demodulate(tiles: torch.Tensor, carriers: torch.Tensor) -> torch.Tensor:
-    """(B, n_scales, P, P) tile statistics -> (B, n_bits) correlations at the best (scale, shift).
-
-    A crop moves the tile phase; a crop viewed at full size also changes its scale. The true alignment
-    is the one where every bit's correlation stands clear of zero: informed embedding lifts each bit
-    to a margin, while at a wrong alignment the correlations are noise-like and some of 191 always lie
-    near zero. So alignments are ranked by the 3rd-smallest |correlation| over bits relative to the
-    median |correlation| there (scale-free, and with 3 rather than the minimum a couple of damaged bits
-    do not hide the alignment). Magnitudes only: the choice is independent of the payload's signs, so
-    it does not bias the key-bit test.
-    """
+def alignment_correlations(tiles: torch.Tensor, carriers: torch.Tensor) -> torch.Tensor:
+    """(B, n_scales, P, P) tile statistics -> (B, n_scales, n_bits, P*P): every bit's correlation at
+    every candidate alignment (rescaling x cyclic shift)."""
     batch, n_scales, period, _ = tiles.shape
-    n_bits = carriers.shape[0]
     correlation = correlate(tiles.reshape(batch * n_scales, period, period), carriers)
-    correlation = correlation.reshape(batch, n_scales, n_bits, period * period)
+    return correlation.reshape(batch, n_scales, carriers.shape[0], period * period)
+
+
+def sign_blind_alignment(correlation: torch.Tensor) -> torch.Tensor:
+    """(B, n_scales, n_bits, P*P) -> (B,) flat index (scale x shift) of the alignment where every bit
+    stands clear of zero.
+
+    Informed embedding lifts each bit to a margin, while at a wrong alignment the correlations are
+    noise-like and some of 191 always lie near zero. So alignments are ranked by the 3rd-smallest
+    |correlation| over bits relative to the median |correlation| there (scale-free, and with 3 rather
+    than the minimum a couple of damaged bits do not hide the alignment). Magnitudes only: the choice
+    is independent of the payload's signs, so it does not bias the key-bit test.
+    """
     magnitude = correlation.abs()
-    low = magnitude.kthvalue(min(3, n_bits), dim=2).values  # (B, n_scales, P*P)
-    peak = low / magnitude.median(dim=2).values.clamp(min=1e-20)
-    best = peak.flatten(1).argmax(dim=1)  # over scales x shifts
-    scale_index, shift = best // (period * period), best % (period * period)
-    chosen = correlation[torch.arange(batch), scale_index]  # (B, n_bits, P*P)
-    return chosen.gather(2, shift[:, None, None].expand(-1, chosen.shape[1], 1))[..., 0]
+    low = magnitude.kthvalue(min(3, correlation.shape[2]), dim=2).values  # (B, n_scales, P*P)
+    return (low / magnitude.median(dim=2).values.clamp(min=1e-20)).flatten(1).argmax(dim=1)
+
+
+def known_sign_alignment(correlation: torch.Tensor, signs: torch.Tensor) -> torch.Tensor:
+    """(B, n_scales, n_bits, P*P), (n_bits,) expected signs (0 = unknown) -> (B,) flat index of the
+    alignment where the bits of known sign agree most, in units of that rescaling's spread over
+    shifts. Robust where the sign-blind rule is not (a few noisy bits do not matter), but chosen with
+    the key: a key-bit test at this alignment must count every alignment it could have picked."""
+    score = torch.einsum("bsnk,n->bsk", correlation, signs.to(correlation))
+    score = score / score.std(dim=2, keepdim=True).clamp(min=1e-20)
+    return score.flatten(1).argmax(dim=1)
+
+
+def at_alignment(correlation: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """(B, n_scales, n_bits, P*P), (B,) flat indices -> (B, n_bits) correlations there."""
+    batch, _, n_bits, shifts = correlation.shape
+    chosen = correlation[torch.arange(batch), index // shifts]  # (B, n_bits, P*P)
+    return chosen.gather(2, (index % shifts)[:, None, None].expand(-1, n_bits, 1))[..., 0]
+
+
+def demodulate(tiles: torch.Tensor, carriers: torch.Tensor) -> torch.Tensor:
+    """(B, n_scales, P, P) tile statistics -> (B, n_bits) correlations at the sign-blind alignment."""
+    correlation = alignment_correlations(tiles, carriers)
+    return at_alignment(correlation, sign_blind_alignment(correlation))

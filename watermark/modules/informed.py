@@ -2,11 +2,17 @@
 
 A still face barely changes between frames, so its own projection on the carriers (host interference)
 does not average out over a clip; at 44 dB it drowns the network's pattern. The embedder knows the
-frame, so it can measure that projection and add, per bit, just enough carrier energy that the
+frames, so it can measure that projection and add, per bit, just enough carrier energy that the
 extractor's correlation has the payload's sign with a margin: bits already past the margin cost
 nothing. The extractor's statistics are linear in the frame, so the correction is a small linear
-solve (the Gram matrix of the carriers through the extractor's band filter), repeated a couple of
-times to absorb clamping and resizing.
+solve (the Gram matrix of the carriers through the extractor's band filter).
+
+The reader averages statistics over frames, so what has to reach the margin is the mean over a group
+of consecutive frames (one second: a span the reader reports on its own), not every frame: one static
+correction per group costs the group's mean host projection instead of each frame's, and a static
+pattern is what a codec's inter frames carry along best. Measuring the correlations after a real
+encode of the group (channel-informed embedding) lets the correction also cover what the codec takes
+away.
 """
 
 from __future__ import annotations
@@ -40,12 +46,23 @@ def carrier_gram(carriers: torch.Tensor, size: int) -> torch.Tensor:
     return tile_correlations(tiled(carriers, size), carriers).T
 
 
+def group_means(values: torch.Tensor, group: int) -> torch.Tensor:
+    """(B, ...) -> (B, ...): every row replaced by the mean of its group of `group` consecutive rows."""
+    means = [chunk.mean(0, keepdim=True).expand_as(chunk) for chunk in values.split(group)]
+    return torch.cat(means)
+
+
 def informed_correction(
-    luma: torch.Tensor, bits: torch.Tensor, carriers: torch.Tensor, gram_inverse: torch.Tensor, margin: float
+    correlations: torch.Tensor,
+    bits: torch.Tensor,
+    carriers: torch.Tensor,
+    gram_inverse: torch.Tensor,
+    margin: float,
+    size: int,
 ) -> torch.Tensor:
-    """(B, 1, S, S) additive luma correction at work size that brings every bit's correlation to
-    sign(bit) x margin or beyond (bits in {0, 1})."""
+    """(B, 1, size, size) additive luma correction at work size that moves every bit's measured
+    correlation (B, n_bits) to sign(bit) x margin or beyond (bits in {0, 1})."""
     signs = bits * 2 - 1
-    shortfall = signs * torch.clamp(margin - signs * tile_correlations(luma, carriers), min=0)
+    shortfall = signs * torch.clamp(margin - signs * correlations, min=0)
     amplitudes = shortfall @ gram_inverse.T
-    return tiled(torch.einsum("bn,npq->bpq", amplitudes, carriers), luma.shape[-1])
+    return tiled(torch.einsum("bn,npq->bpq", amplitudes, carriers), size)
