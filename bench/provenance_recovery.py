@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import SHARED_DATA, device_description, markdown_table, write_results
-from generator.pipeline import GenerationOptions, TalkingFacePipeline
+from generator.pipeline import DELIVERY_SIZE, GenerationOptions, TalkingFacePipeline
 from media.audio import AudioTrack
 from media.image import load_image
 from media.samples import sample_portrait
@@ -80,7 +80,8 @@ def main() -> None:
             voice, text = SENTENCES[index % len(SENTENCES)]
             speech: AudioTrack = synthesize_speech(text, voice=voice)
             try:
-                video = pipeline.generate(image, speech, options=GenerationOptions(steps=10, seed=index))
+                options = GenerationOptions(steps=10, seed=index, output_size=DELIVERY_SIZE)  # as `candor generate`
+                video = pipeline.generate(image, speech, options=options)
             except Exception as err:  # noqa: BLE001 - e.g. no face found in an artistic portrait
                 rows.append({"portrait": name, "voice": voice, "error": f"{type(err).__name__}: {err}"})
                 continue

@@ -29,7 +29,7 @@ from generator.face.model import FaceLatentModel
 from generator.motion.config import DiffusionConfig, GuidanceScales, motion_preset
 from generator.motion.controls import EMOTION_PRESETS, Controls, EmotionSpace, GazeEstimator
 from generator.motion.model import MotionDiffusionTransformer
-from generator.pipeline import GenerationOptions, PreparedPortrait, TalkingFacePipeline
+from generator.pipeline import DELIVERY_SIZE, GenerationOptions, PreparedPortrait, TalkingFacePipeline
 from media.audio import AudioTrack, load_audio
 from media.faces import FaceDetector
 from media.image import load_image
@@ -109,8 +109,10 @@ def untrained_pipeline(preset: str, device: torch.device) -> TalkingFacePipeline
     )  # fmt: skip
 
 
-def measure_speed(pipeline: TalkingFacePipeline, portrait: np.ndarray, audio: AudioTrack, steps: int) -> dict:
-    options = GenerationOptions(steps=steps, seed=0)
+def measure_speed(
+    pipeline: TalkingFacePipeline, portrait: np.ndarray, audio: AudioTrack, steps: int, output_size: int | None = None
+) -> dict:
+    options = GenerationOptions(steps=steps, seed=0, output_size=output_size)
     pipeline.generate(portrait, AudioTrack(audio.samples[:16_000], 16_000), options=options)  # warm-up
     first_window: list[float] = []
     started = time.perf_counter()
@@ -150,7 +152,7 @@ def measure_speed(pipeline: TalkingFacePipeline, portrait: np.ndarray, audio: Au
     window_audio = (options.stream_window * pipeline.audio_config.samples_per_frame + 512) / 16_000
     return {
         "frames": len(video.frames),
-        "resolution": pipeline.image_size,
+        "resolution": output_size or pipeline.image_size,
         "sampler_steps": steps,
         "batch_fps": len(video.frames) / batch_seconds,
         "batch_first_window_seconds": first_window[0],
@@ -449,6 +451,13 @@ def main() -> None:
         audio = speech if preset == "tiny" or device.type == "cuda" else AudioTrack(speech.samples[:32_000], 16_000)
         results["speed"][preset] = {"weights": weights, **measure_speed(pipeline, portrait, audio, args.steps)}
         print(preset, results["speed"][preset], flush=True)
+        if preset == "tiny":  # also at the size `candor generate` delivers (upsampled, watermarked there)
+            name = f"tiny @ {DELIVERY_SIZE} px"
+            results["speed"][name] = {
+                "weights": weights,
+                **measure_speed(pipeline, portrait, audio, args.steps, output_size=DELIVERY_SIZE),
+            }
+            print(name, results["speed"][name], flush=True)
     if not args.quick and trained is not None:
         from media.weights import read_card
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from generator.audio import AudioFeatureConfig, frame_count, log_mel_features, silence_features
 from generator.face.config import face_preset
@@ -47,6 +48,14 @@ class GenerationOptions:
     eta: float = 0.5
     # Streaming windows are short so the first frame comes out early; batch windows are the model's.
     stream_window: int = 12
+    # Side of the delivered frames; None = the face model's own (tiny: 128). Larger sizes are upsampled
+    # (bicubic) before the watermark, which is then embedded at the delivered size, where it survives a
+    # platform's re-encode far better than at 128 px (see the README's watermark section).
+    output_size: int | None = None
+
+
+# What `candor generate` delivers by default.
+DELIVERY_SIZE = 256
 
 
 @dataclass
@@ -189,8 +198,11 @@ class TalkingFacePipeline:
 
     # -- rendering ----------------------------------------------------------------------------
     @torch.inference_mode()
-    def render(self, portrait: PreparedPortrait, motion: torch.Tensor, generation_id: str) -> np.ndarray:
-        """(T, D) motion -> (T, S, S, 3) uint8 frames of the portrait's face, watermarked."""
+    def render(
+        self, portrait: PreparedPortrait, motion: torch.Tensor, generation_id: str, output_size: int | None = None
+    ) -> np.ndarray:
+        """(T, D) motion -> (T, S, S, 3) uint8 frames of the portrait's face (S = output_size, default the
+        face model's), watermarked."""
         frames = []
         for start in range(0, len(motion), 25):
             chunk = motion[start : start + 25]
@@ -207,6 +219,8 @@ class TalkingFacePipeline:
                 )
             )
             images = self.face_model.decode(source, pose, dynamics).clamp(0, 1)
+            if output_size is not None and output_size != images.shape[-1]:
+                images = F.interpolate(images, size=(output_size, output_size), mode="bicubic").clamp(0, 1)
             frames.append((images * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy())
         return self.watermarker.embed(np.concatenate(frames), generation_id)
 
@@ -237,7 +251,7 @@ class TalkingFacePipeline:
             window_motion = sampler.next_window(features[start : start + window])
             timings["motion_seconds"] += time.perf_counter() - tick
             tick = time.perf_counter()
-            frames.append(self.render(portrait, window_motion, generation_id))
+            frames.append(self.render(portrait, window_motion, generation_id, options.output_size))
             timings["render_seconds"] += time.perf_counter() - tick
             motion.append(window_motion.cpu().numpy())
             if on_progress:
@@ -274,7 +288,9 @@ class TalkingFacePipeline:
 
         def emit(size: int) -> Iterator[np.ndarray]:
             nonlocal buffered, dropped, emitted
-            yield from self._stream_window(portrait, sampler, buffered, emitted - dropped, size, generation_id)
+            yield from self._stream_window(
+                portrait, sampler, buffered, emitted - dropped, size, generation_id, options.output_size
+            )
             emitted += size
             keep_from = max(0, emitted - _STREAM_CONTEXT_FRAMES)
             buffered = buffered[(keep_from - dropped) * per_frame :]
@@ -290,7 +306,9 @@ class TalkingFacePipeline:
         while emitted < total:
             yield from emit(min(window, total - emitted))
 
-    def _stream_window(self, portrait, sampler, buffered, start, size, generation_id) -> Iterator[np.ndarray]:
+    def _stream_window(
+        self, portrait, sampler, buffered, start, size, generation_id, output_size
+    ) -> Iterator[np.ndarray]:
         """Frames start..start+size of `buffered` (indices relative to the buffer's first sample)."""
         per_frame = self.audio_config.samples_per_frame
         # The window's own audio plus what precedes it, for a mel analysis that matches batch mode.
@@ -298,7 +316,7 @@ class TalkingFacePipeline:
         samples = buffered[first : (start + size) * per_frame + self.audio_config.n_fft // 2]
         offset = start - first // per_frame
         features = log_mel_features(samples, self.audio_config, offset + size)[offset:]
-        yield from self.render(portrait, sampler.next_window(features), generation_id)
+        yield from self.render(portrait, sampler.next_window(features), generation_id, output_size)
 
 
 def _check_audio(audio: AudioTrack) -> None:

@@ -35,6 +35,8 @@ class WatermarkModelConfig:
     channel_passes: int = 2
     channel_margin: float = 0.0
     channel_gain: float = 2.0
+    # x264 preset of the simulated re-encode (platforms mostly use medium; faster presets embed faster).
+    channel_preset: str = "medium"
     # Weight of the learned (CNN) branch's logits next to the matched filter's; 0 reads with the
     # matched filter alone and skips the CNN (its training did not include informed embedding).
     learned_weight: float = 1.0

@@ -105,7 +105,7 @@ class VideoWatermarker:
             marked = self.model.embed(batch, batch_bits)
             if config.channel_crf > 0 and config.channel_margin > 0:
                 for _ in range(config.channel_passes):
-                    decoded = _channel(_to_uint8(marked), config.channel_crf)
+                    decoded = _channel(_to_uint8(marked), config.channel_crf, config.channel_preset)
                     observed = _to_tensor(decoded, self.device)
                     marked = self.model.top_up(
                         marked, observed, batch_bits, config.channel_margin, gain=config.channel_gain
@@ -187,10 +187,10 @@ def _to_uint8(frames: torch.Tensor) -> np.ndarray:
     return (frames * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
 
 
-def _channel(frames: np.ndarray, crf: int) -> np.ndarray:
+def _channel(frames: np.ndarray, crf: int, preset: str) -> np.ndarray:
     """`frames` as a viewer sees them after a platform's H.264 re-encode at `crf` (same shape: an odd
     last row or column, which yuv420p cannot hold, is kept from the input)."""
-    decoded = transcode_frames(frames, crf=crf)
+    decoded = transcode_frames(frames, crf=crf, preset=preset)
     out = frames.copy()
     out[: len(decoded), : decoded.shape[1], : decoded.shape[2]] = decoded[: len(frames)]
     return out

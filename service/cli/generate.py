@@ -45,6 +45,14 @@ def generate(
         float, typer.Option(min=0.0, max=1.0, help="Sampler noise: 0 deterministic DDIM, 1 DDPM-like (seeded).")
     ] = 0.5,
     preset: Annotated[str, typer.Option(help="Model size: tiny (128 px, CPU real time), base, full.")] = "tiny",
+    size: Annotated[
+        int | None,
+        typer.Option(
+            min=64,
+            max=2048,
+            help="Output side in pixels (default 256: the tiny model renders 128, upsampled).",
+        ),
+    ] = None,
     device: Annotated[str | None, typer.Option(help="cpu or cuda (default: cuda if available).")] = None,
     weights: Annotated[Path | None, typer.Option(help="Weights folder (default: the committed weights).")] = None,
     keys_dir: Annotated[
@@ -55,7 +63,7 @@ def generate(
     """Generate a talking-face video: every frame watermarked, the file signed with C2PA."""
     from generator.motion.config import GuidanceScales
     from generator.motion.controls import Controls
-    from generator.pipeline import GenerationOptions, TalkingFacePipeline
+    from generator.pipeline import DELIVERY_SIZE, GenerationOptions, TalkingFacePipeline
     from media.audio import load_audio
     from media.image import load_image
     from media.weights import WeightsError
@@ -91,7 +99,13 @@ def generate(
                 portrait,
                 speech,
                 controls,
-                GenerationOptions(steps=steps, seed=seed, guidance=GuidanceScales(audio=audio_guidance), eta=eta),
+                GenerationOptions(
+                    steps=steps,
+                    seed=seed,
+                    guidance=GuidanceScales(audio=audio_guidance),
+                    eta=eta,
+                    output_size=size or DELIVERY_SIZE,
+                ),
                 on_progress=lambda done, total: progress.update(task, completed=done, total=total),
             )
         record = write_signed_video(

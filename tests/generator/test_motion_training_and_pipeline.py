@@ -167,6 +167,7 @@ def test_cli_generate_writes_a_signed_mp4_in_sync_with_the_audio(weights_dir, tm
     assert result.exit_code == 0, result.output
     info = probe_video(out)
     assert abs(info.duration - spoken.duration) <= 1 / 25 + 1e-3
+    assert (info.width, info.height) == (256, 256)  # the delivery size, upsampled from the tiny model's 128
     report = verify_asset(out, trust_anchors=(tmp_path / "home" / "keys" / "ca.pem").read_text())
     assert report.to_dict()["c2pa"]["state"] == "Trusted" and report.to_dict()["ai_generated"]
     generation_id = report.c2pa.soft_binding_id
@@ -181,3 +182,11 @@ def test_cli_generate_writes_a_signed_mp4_in_sync_with_the_audio(weights_dir, tm
     assert bad.exit_code == 2 and "no face" in bad.output and not (tmp_path / "x.mp4").exists()
     bad = CliRunner().invoke(app, [*args, "--emotion", "bored"])
     assert bad.exit_code == 2 and "emotion" in bad.output
+
+
+def test_output_size_upsamples_before_the_watermark(pipeline, portrait, spoken):
+    options = GenerationOptions(steps=2, seed=0, output_size=192)
+    video = pipeline.generate(portrait, spoken, Controls(), options)
+    assert video.frames.shape[1:] == (192, 192, 3)
+    report = pipeline.watermarker.read_frames(video.frames)
+    assert report.detected and report.id == video.generation_id

@@ -65,9 +65,13 @@ class Watermarker(nn.Module):
         margin = self.config.informed_margin if margin is None else margin
         if margin <= 0:
             return marked
+        # The passes work on luma alone (clipping is ignored until the end: a few saturated pixels,
+        # which the channel passes of inference measure for real), a third of the work on RGB.
+        base = luma(marked)
+        change = torch.zeros_like(base)
         for _ in range(self.config.informed_iterations):
-            marked = self.top_up(marked, marked, bits, margin, group)
-        return marked
+            change = change + self.correction(base + change, bits, margin, group)
+        return (marked + change).clamp(0, 1)
 
     def top_up(
         self,
@@ -79,14 +83,20 @@ class Watermarker(nn.Module):
         gain: float = 1.0,
     ) -> torch.Tensor:
         """`marked` plus the informed correction computed on `observed`: the same frames as the reader
-        will see them (`marked` itself, or `marked` after a codec), in groups of `group` frames."""
+        will see them (e.g. `marked` after a codec), in groups of `group` frames."""
+        return (marked + gain * self.correction(luma(observed), bits, margin, group)).clamp(0, 1)
+
+    def correction(
+        self, observed_luma: torch.Tensor, bits: torch.Tensor, margin: float, group: int | None = None
+    ) -> torch.Tensor:
+        """(B, 1, H, W) luma change that brings the group-mean correlations of `observed_luma` (B, 1, H, W)
+        to the margin (see watermark.modules.informed)."""
         group = self.config.informed_group if group is None else group
         size = self.config.work_size
         carriers = self.extractor.carriers
-        correlations = group_means(tile_correlations(luma(resize_to(observed, size)), carriers), group)
+        correlations = group_means(tile_correlations(resize_to(observed_luma, size), carriers), group)
         correction = informed_correction(correlations, bits, carriers, self._gram_inverse(), margin, size)
-        correction = F.interpolate(correction, size=marked.shape[-2:], mode="bilinear", align_corners=False)
-        return (marked + gain * correction).clamp(0, 1)
+        return F.interpolate(correction, size=observed_luma.shape[-2:], mode="bilinear", align_corners=False)
 
     def _offset(self) -> torch.Tensor:
         """The unmarked-video bias subtracted from the logits: the learned branch's, scaled with it."""

@@ -24,8 +24,12 @@ from watermark.modules.carriers import fold_tiles
 
 
 def carrier_band(luma: torch.Tensor) -> torch.Tensor:
-    """The matched branch's band: luma minus its 17x17 local mean (content slower than the tile goes)."""
-    return luma - F.avg_pool2d(luma, 17, stride=1, padding=8, count_include_pad=False)
+    """The matched branch's band: luma minus its 17x17 local mean (content slower than the tile goes).
+
+    The box mean is taken as two 1-D means (the same numbers, with the border counts of a 2-D box being
+    the product of the 1-D ones), 8x fewer operations."""
+    rows = F.avg_pool2d(luma, (1, 17), stride=1, padding=(0, 8), count_include_pad=False)
+    return luma - F.avg_pool2d(rows, (17, 1), stride=1, padding=(8, 0), count_include_pad=False)
 
 
 def tile_correlations(luma: torch.Tensor, carriers: torch.Tensor) -> torch.Tensor:
