@@ -11,6 +11,10 @@ from rich.console import Console
 
 from service.cli.errors import EXIT_BAD_INPUT, stderr, user_errors
 
+# Whole seconds per embed call: the embedder corrects groups of frames and re-encodes them as a platform
+# would, so it should see more than a handful at a time.
+FRAMES_PER_CALL = 100
+
 app = typer.Typer(help="Embed or read Candor's invisible watermark.", no_args_is_help=True)
 console = Console()
 
@@ -49,7 +53,7 @@ def embed(
                 batch = []
                 for _, frame in iter_frames(source):
                     batch.append(frame)
-                    if len(batch) == 16:
+                    if len(batch) == FRAMES_PER_CALL:
                         for marked in watermarker.embed(_stack(batch), generation_id):
                             writer.write(marked)
                         batch = []
