@@ -118,7 +118,7 @@ def generate(
             inputs=(input_media("portrait", image), input_media("audio", audio)),
         )
     console.print(
-        f"wrote {record.path}: {record.frames} frames ({record.seconds:.2f} s) at {pipeline.image_size}x"
-        f"{pipeline.image_size}, watermark ID {record.generation_id}, signed "
+        f"wrote {record.path}: {record.frames} frames ({record.seconds:.2f} s) at {video.frames.shape[2]}x"
+        f"{video.frames.shape[1]}, watermark ID {record.generation_id}, signed "
         f"({record.sign_seconds * 1000:.0f} ms to sign, {video.timings['total_seconds']:.1f} s to generate)"
     )

@@ -168,6 +168,7 @@ def test_cli_generate_writes_a_signed_mp4_in_sync_with_the_audio(weights_dir, tm
     info = probe_video(out)
     assert abs(info.duration - spoken.duration) <= 1 / 25 + 1e-3
     assert (info.width, info.height) == (256, 256)  # the delivery size, upsampled from the tiny model's 128
+    assert "at 256x256" in result.output
     report = verify_asset(out, trust_anchors=(tmp_path / "home" / "keys" / "ca.pem").read_text())
     assert report.to_dict()["c2pa"]["state"] == "Trusted" and report.to_dict()["ai_generated"]
     generation_id = report.c2pa.soft_binding_id
