@@ -236,15 +236,22 @@ def control_effects(pipeline: TalkingFacePipeline, portrait: PreparedPortrait, a
     neutral = run(Controls(emotion="neutral"))
     space = pipeline.emotion_space
     neutral_position = space.project(reencoded_motion(pipeline, neutral.frames)[:, 6:].mean(0))
+    # Also in the generated motion itself, before rendering: tells the motion model's response apart
+    # from what the face renderer shows of it.
+    neutral_latent = space.project(neutral.motion[:, 6:].mean(0))
     emotions = {}
     for name in EMOTION_PRESETS[1:]:
         if name not in space.presets:
             continue
         video = run(Controls(emotion=name))
         moved = space.project(reencoded_motion(pipeline, video.frames)[:, 6:].mean(0)) - neutral_position
+        moved_latent = space.project(video.motion[:, 6:].mean(0)) - neutral_latent
         offset = space.presets[name]
         emotions[name] = {
             "cosine_to_preset": float(moved @ offset / (np.linalg.norm(moved) * np.linalg.norm(offset) + 1e-9)),
+            "cosine_to_preset_generated_motion": float(
+                moved_latent @ offset / (np.linalg.norm(moved_latent) * np.linalg.norm(offset) + 1e-9)
+            ),
             "projection_on_preset": float(moved @ offset / (np.linalg.norm(offset) + 1e-9)),
         }
     return {
@@ -405,7 +412,10 @@ def markdown(results: dict) -> str:
         lines.append(f"- distance: face scale {d['0.8']['face_scale']:.3f} at 0.8, {d['1.25']['face_scale']:.3f} at "
                      f"1.25 (farther is smaller: {d['farther_is_smaller']})")  # fmt: skip
         for name, e in c["emotion"].items():
-            lines.append(f"- emotion {name}: cosine of output shift to preset {e['cosine_to_preset']:.2f}")
+            lines.append(
+                f"- emotion {name}: cosine of output shift to preset {e['cosine_to_preset']:.2f} on frames, "
+                f"{e.get('cosine_to_preset_generated_motion', float('nan')):.2f} in the generated motion"
+            )
         lines.append("")
     if "long_audio" in results:
         long = results["long_audio"]
