@@ -28,6 +28,7 @@ from media.video import iter_frames, transcode_frames
 from media.weights import load_weights, read_card
 from watermark.config import WatermarkModelConfig
 from watermark.models.watermarker import Watermarker
+from watermark.modules.jnd import LUMA_WEIGHTS
 from watermark.payload import PayloadCodec, PayloadReading
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "watermark" / "default.safetensors"
@@ -106,9 +107,8 @@ class VideoWatermarker:
             if config.channel_crf > 0 and config.channel_margin > 0:
                 for _ in range(config.channel_passes):
                     decoded = _channel(_to_uint8(marked), config.channel_crf, config.channel_preset)
-                    observed = _to_tensor(decoded, self.device)
                     marked = self.model.top_up(
-                        marked, observed, batch_bits, config.channel_margin, gain=config.channel_gain
+                        marked, _luma(decoded, self.device), batch_bits, config.channel_margin, gain=config.channel_gain
                     )
             out[start : start + batch_size] = _to_uint8(marked)
         return out
@@ -181,6 +181,13 @@ class VideoWatermarker:
         times: list[float] = []
         learned, tiles = self.statistics(_frames_until(path, max_seconds, times))
         return self.decide(learned, tiles, fps=_estimate_fps(times), span_seconds=span_seconds)
+
+
+def _luma(frames: np.ndarray, device: torch.device) -> torch.Tensor:
+    """(T, H, W, 3) uint8 RGB -> (T, 1, H, W) float luma in [0, 1], without an RGB float copy."""
+    weights = torch.tensor(LUMA_WEIGHTS, device=device) / 255
+    rgb = torch.from_numpy(np.ascontiguousarray(frames)).to(device)
+    return sum(rgb[..., channel] * weight for channel, weight in enumerate(weights))[:, None]
 
 
 def _to_uint8(frames: torch.Tensor) -> np.ndarray:

@@ -61,7 +61,8 @@ class Watermarker(nn.Module):
         correlation, averaged over each group of `group` consecutive frames (default
         config.informed_group), is short of `margin` (default: config.informed_margin).
         """
-        marked = (frames + self.residual(frames, bits, strength)).clamp(0, 1)
+        strength = self.config.strength if strength is None else strength
+        marked = frames if strength == 0 else (frames + self.residual(frames, bits, strength)).clamp(0, 1)
         margin = self.config.informed_margin if margin is None else margin
         if margin <= 0:
             return marked
@@ -76,15 +77,15 @@ class Watermarker(nn.Module):
     def top_up(
         self,
         marked: torch.Tensor,
-        observed: torch.Tensor,
+        observed_luma: torch.Tensor,
         bits: torch.Tensor,
         margin: float,
         group: int | None = None,
         gain: float = 1.0,
     ) -> torch.Tensor:
-        """`marked` plus the informed correction computed on `observed`: the same frames as the reader
-        will see them (e.g. `marked` after a codec), in groups of `group` frames."""
-        return (marked + gain * self.correction(luma(observed), bits, margin, group)).clamp(0, 1)
+        """`marked` plus the informed correction computed on `observed_luma` (B, 1, H, W): the luma of the
+        same frames as the reader will see them (e.g. `marked` after a codec), in groups of `group` frames."""
+        return (marked + gain * self.correction(observed_luma, bits, margin, group)).clamp(0, 1)
 
     def correction(
         self, observed_luma: torch.Tensor, bits: torch.Tensor, margin: float, group: int | None = None
