@@ -81,3 +81,14 @@ def test_key_signs_and_search_correction():
     noisy = bits.copy()
     noisy[:7] *= -1
     assert codec.decode(noisy).detected and not codec.decode(noisy, trials=9216 * 3).detected
+
+
+def test_odd_sized_frames_go_through_the_channel_passes():
+    """yuv420p cannot hold an odd row or column: the channel pass keeps it from the input."""
+    rng = np.random.default_rng(0)
+    frames = (rng.random((6, 99, 131, 3)) * 60 + 100).astype(np.uint8)
+    watermarker = VideoWatermarker.from_pretrained()
+    marked = watermarker.embed(frames, "0123456789abcdef")
+    assert marked.shape == frames.shape and marked.dtype == np.uint8
+    report = watermarker.read_frames(marked)
+    assert report.detected and report.id == "0123456789abcdef"
