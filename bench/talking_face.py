@@ -66,6 +66,10 @@ def delta_pose(motion: np.ndarray) -> float:
     return float(np.degrees(np.abs(np.diff(motion[:, :3], axis=0))).mean())
 
 
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-9))
+
+
 def correlation(a: np.ndarray, b: np.ndarray) -> float:
     if a.std() < 1e-8 or b.std() < 1e-8:
         return 0.0
@@ -248,10 +252,8 @@ def control_effects(pipeline: TalkingFacePipeline, portrait: PreparedPortrait, a
         moved_latent = space.project(video.motion[:, 6:].mean(0)) - neutral_latent
         offset = space.presets[name]
         emotions[name] = {
-            "cosine_to_preset": float(moved @ offset / (np.linalg.norm(moved) * np.linalg.norm(offset) + 1e-9)),
-            "cosine_to_preset_generated_motion": float(
-                moved_latent @ offset / (np.linalg.norm(moved_latent) * np.linalg.norm(offset) + 1e-9)
-            ),
+            "cosine_to_preset": cosine(moved, offset),
+            "cosine_to_preset_generated_motion": cosine(moved_latent, offset),
             "projection_on_preset": float(moved @ offset / (np.linalg.norm(offset) + 1e-9)),
         }
     return {
