@@ -30,6 +30,22 @@ def test_no_face_names_the_source():
         crop_face(noise, source="landscape.png")
 
 
+@pytest.mark.parametrize("angle", [25.0, -25.0])
+def test_tilted_face_is_found_where_it_is(portrait, angle):
+    import cv2
+
+    height, width = portrait.shape[:2]
+    rotation = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.0)
+    tilted = cv2.warpAffine(portrait, rotation, (width, height), borderMode=cv2.BORDER_REPLICATE)
+    detector = FaceDetector()
+    assert detector.detect(tilted) == []  # upright cascades alone miss it
+    face = detector.largest(tilted)
+    # The astronaut's face centre (about 224, 113), rotated with the photo.
+    expected = rotation @ np.array([224.0, 113.0, 1.0])
+    assert np.hypot(*(np.array(face.center) - expected)) < 30
+    assert 60 < face.width < 160
+
+
 def test_largest_of_two_faces_is_chosen(portrait):
     import cv2
 
