@@ -26,8 +26,9 @@ from bench.common import SHARED_DATA, device_description, write_results
 from generator.audio import AudioFeatureConfig, frame_energy
 from generator.face.config import face_preset
 from generator.face.model import FaceLatentModel
+from generator.gaze.estimator import GazeEstimator
 from generator.motion.config import DiffusionConfig, GuidanceScales, motion_preset
-from generator.motion.controls import EMOTION_PRESETS, Controls, EmotionSpace, GazeEstimator
+from generator.motion.controls import EMOTION_PRESETS, Controls, EmotionSpace
 from generator.motion.model import MotionDiffusionTransformer
 from generator.pipeline import DELIVERY_SIZE, GenerationOptions, PreparedPortrait, TalkingFacePipeline
 from media.audio import AudioTrack, load_audio
@@ -61,9 +62,15 @@ def mouth_activity(frames: np.ndarray) -> np.ndarray:
     return np.concatenate([change[:1], change])
 
 
+def pose_changes(motion: np.ndarray) -> np.ndarray:
+    """(T - 1,) absolute frame-to-frame change of (yaw, pitch, roll), mean over the three angles, in
+    degrees of the face latent's pose."""
+    return np.degrees(np.abs(np.diff(motion[:, :3], axis=0))).mean(1)
+
+
 def delta_pose(motion: np.ndarray) -> float:
-    """Mean absolute frame-to-frame change of (yaw, pitch, roll), degrees of the face latent's pose."""
-    return float(np.degrees(np.abs(np.diff(motion[:, :3], axis=0))).mean())
+    """Mean head-pose change between consecutive frames of one clip (degrees)."""
+    return float(pose_changes(motion).mean())
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:
@@ -171,6 +178,15 @@ def measure_speed(
 
 
 # -- quality ----------------------------------------------------------------------------------
+def control_portraits(
+    pipeline: TalkingFacePipeline, bundled: PreparedPortrait, extra: int = 3
+) -> list[PreparedPortrait]:
+    """The bundled portrait and, where the shared corpus is present, a few of its real portraits."""
+    folder = SHARED_DATA / "portraits" / "real"
+    files = sorted(folder.iterdir())[:extra] if folder.is_dir() else []
+    return [bundled] + [pipeline.prepare_portrait(load_image(path)) for path in files]
+
+
 def held_out_clips(pipeline_card: dict, limit: int):
     from media.corpus import PreparedCorpus
 
@@ -180,7 +196,7 @@ def held_out_clips(pipeline_card: dict, limit: int):
 
 
 def motion_statistics(pipeline: TalkingFacePipeline, clips, steps: int, audio_guidance: float = 0.5) -> dict:
-    rows = []
+    rows, real_changes, generated_changes = [], [], []
     for clip in clips:
         frames = clip.load_frames()
         audio = clip.load_audio()
@@ -192,6 +208,8 @@ def motion_statistics(pipeline: TalkingFacePipeline, clips, steps: int, audio_gu
         # Both measured the same way, on frames: the motion encoder applied to real and generated video.
         real_motion = reencoded_motion(pipeline, frames[:n])
         generated_motion = reencoded_motion(pipeline, video.frames[:n])
+        real_changes.append(pose_changes(real_motion))
+        generated_changes.append(pose_changes(generated_motion))
         rows.append(
             {
                 "clip": clip.clip_id,
@@ -206,62 +224,87 @@ def motion_statistics(pipeline: TalkingFacePipeline, clips, steps: int, audio_gu
             }
         )
     mean = {key: float(np.mean([r[key] for r in rows])) for key in rows[0] if key not in ("clip", "frames")}
+    # delta-P as VASA-1 defines it: the mean over every pair of consecutive frames of the test set. (The
+    # mean of per-clip means, also reported, weighs a 3-second clip like a 20-second one.)
+    pooled = {
+        "real_delta_pose_deg": float(np.concatenate(real_changes).mean()),
+        "generated_delta_pose_deg": float(np.concatenate(generated_changes).mean()),
+    }
+    ratio = pooled["generated_delta_pose_deg"] / pooled["real_delta_pose_deg"]
     return {
         "audio_guidance": audio_guidance,
         "clips": rows,
         "mean": mean,
-        "delta_pose_ratio": mean["generated_delta_pose_deg"] / mean["real_delta_pose_deg"],
-        "delta_pose_within_25_percent": abs(mean["generated_delta_pose_deg"] / mean["real_delta_pose_deg"] - 1) <= 0.25,
+        "pooled": pooled,
+        "delta_pose_ratio": ratio,
+        "delta_pose_within_25_percent": abs(ratio - 1) <= 0.25,
+        "delta_pose_ratio_clip_mean": mean["generated_delta_pose_deg"] / mean["real_delta_pose_deg"],
         "mouth_correlation_at_least_real": mean["generated_mouth_energy_r"] >= mean["real_mouth_energy_r"],
         "mouth_activity_correlation_at_least_real": mean["generated_mouth_activity_energy_r"]
         >= mean["real_mouth_activity_energy_r"],
     }
 
 
-def control_effects(pipeline: TalkingFacePipeline, portrait: PreparedPortrait, audio: AudioTrack, steps: int) -> dict:
-    options = GenerationOptions(steps=steps, seed=3)
-    estimator, detector = GazeEstimator(), FaceDetector()
-
-    def run(controls: Controls):
-        return pipeline.generate(portrait, audio, controls, options)
-
-    gaze = {}
-    for theta in (-15.0, 15.0):
-        video = run(Controls(gaze_degrees=(theta, 0.0)))
-        motion = reencoded_motion(pipeline, video.frames)
-        gaze[theta] = float(np.degrees(estimator.estimate(video.frames, motion[:, :2])[:, 0].mean()))
-    distance = {}
-    for value in (0.8, 1.25):
-        video = run(Controls(distance=value))
-        distance[value] = {
-            "face_scale": float(np.nanmean(face_scales(video.frames, detector))),
-            "latent_log_scale": float(video.motion[:, 5].mean()),
-        }
-    neutral = run(Controls(emotion="neutral"))
+def control_effects(
+    pipeline: TalkingFacePipeline, portraits: list[PreparedPortrait], audio: AudioTrack, steps: int, seeds=(1, 2)
+) -> dict:
+    """Each control's effect on the outputs, averaged over portraits x seeds: a single generation mixes
+    the control's effect with the sampler's other choices (pose, mouth), which the average removes.
+    Each run compares two generations with the same portrait, seed and audio."""
+    estimator, detector = GazeEstimator.from_pretrained(), FaceDetector()
+    runs = [(portrait, GenerationOptions(steps=steps, seed=seed)) for portrait in portraits for seed in seeds]
     space = pipeline.emotion_space
-    neutral_position = space.project(reencoded_motion(pipeline, neutral.frames)[:, 6:].mean(0))
-    # Also in the generated motion itself, before rendering: tells the motion model's response apart
-    # from what the face renderer shows of it.
-    neutral_latent = space.project(neutral.motion[:, 6:].mean(0))
+
+    def frames_gaze(video) -> float:
+        motion = reencoded_motion(pipeline, video.frames)
+        return float(np.degrees(np.nanmean(estimator.estimate(video.frames, motion[:, :2])[:, 0])))
+
+    gaze, scale, latent_scale = {-15.0: [], 15.0: []}, {0.8: [], 1.25: []}, {0.8: [], 1.25: []}
+    moved: dict[str, list] = {name: [] for name in EMOTION_PRESETS[1:] if name in space.presets}
+    moved_latent: dict[str, list] = {name: [] for name in moved}
+    for portrait, options in runs:
+        for theta in gaze:
+            video = pipeline.generate(portrait, audio, Controls(gaze_degrees=(theta, 0.0)), options)
+            gaze[theta].append(frames_gaze(video))
+        for value in scale:
+            video = pipeline.generate(portrait, audio, Controls(distance=value), options)
+            scale[value].append(float(np.nanmean(face_scales(video.frames[::5], detector))))
+            latent_scale[value].append(float(video.motion[:, 5].mean()))
+        neutral = pipeline.generate(portrait, audio, Controls(emotion="neutral"), options)
+        on_frames = space.project(reencoded_motion(pipeline, neutral.frames)[:, 6:].mean(0))
+        # Also in the generated motion itself, before rendering: tells the motion model's response apart
+        # from what the face renderer shows of it.
+        in_motion = space.project(neutral.motion[:, 6:].mean(0))
+        for name in moved:
+            video = pipeline.generate(portrait, audio, Controls(emotion=name), options)
+            moved[name].append(space.project(reencoded_motion(pipeline, video.frames)[:, 6:].mean(0)) - on_frames)
+            moved_latent[name].append(space.project(video.motion[:, 6:].mean(0)) - in_motion)
+    gaze_difference = np.array(gaze[15.0]) - np.array(gaze[-15.0])
+    farther = np.array(scale[1.25]) < np.array(scale[0.8])
     emotions = {}
-    for name in EMOTION_PRESETS[1:]:
-        if name not in space.presets:
-            continue
-        video = run(Controls(emotion=name))
-        moved = space.project(reencoded_motion(pipeline, video.frames)[:, 6:].mean(0)) - neutral_position
-        moved_latent = space.project(video.motion[:, 6:].mean(0)) - neutral_latent
+    for name in moved:
         offset = space.presets[name]
+        shifts, latent_shifts = np.array(moved[name]), np.array(moved_latent[name])
         emotions[name] = {
-            "cosine_to_preset": cosine(moved, offset),
-            "cosine_to_preset_generated_motion": cosine(moved_latent, offset),
-            "projection_on_preset": float(moved @ offset / (np.linalg.norm(offset) + 1e-9)),
+            "cosine_to_preset": cosine(shifts.mean(0), offset),
+            "cosine_to_preset_generated_motion": cosine(latent_shifts.mean(0), offset),
+            "runs_toward_preset": int(sum(cosine(shift, offset) > 0 for shift in shifts)),
+            "projection_on_preset": float(shifts.mean(0) @ offset / (np.linalg.norm(offset) + 1e-9)),
         }
     return {
-        "gaze_theta_deg": {"minus_15": gaze[-15.0], "plus_15": gaze[15.0], "difference": gaze[15.0] - gaze[-15.0]},
+        "runs": len(runs),
+        "emotion_guidance": GenerationOptions().guidance.emotion,
+        "gaze_theta_deg": {
+            "minus_15": float(np.mean(gaze[-15.0])),
+            "plus_15": float(np.mean(gaze[15.0])),
+            "difference": float(gaze_difference.mean()),
+            "runs_apart": int((gaze_difference > 0).sum()),
+        },
         "distance": {
-            "0.8": distance[0.8],
-            "1.25": distance[1.25],
-            "farther_is_smaller": distance[1.25]["face_scale"] < distance[0.8]["face_scale"],
+            "0.8": {"face_scale": float(np.mean(scale[0.8])), "latent_log_scale": float(np.mean(latent_scale[0.8]))},
+            "1.25": {"face_scale": float(np.mean(scale[1.25])), "latent_log_scale": float(np.mean(latent_scale[1.25]))},
+            "farther_is_smaller": bool(np.mean(scale[1.25]) < np.mean(scale[0.8])),
+            "runs_farther_smaller": int(farther.sum()),
         },
         "emotion": emotions,
     }
@@ -355,11 +398,15 @@ def plot(results: dict, path: Path) -> None:
         twin.set_ylabel("identity cosine to portrait")
         axes[1].set_title("60 s generation: drift per window")
     if "motion_statistics" in results:
-        mean = results["motion_statistics"]["mean"]
-        labels = ["delta-P (deg)", "mouth-energy r"]
-        axes[2].bar(np.arange(2) - 0.2, [mean["real_delta_pose_deg"], mean["real_mouth_energy_r"]], 0.4, label="real")
+        stats = results["motion_statistics"]
+        mean, pooled = stats["mean"], stats["pooled"]
+        labels = ["delta-P (deg)", "mouth activity-energy r"]
         axes[2].bar(
-            np.arange(2) + 0.2, [mean["generated_delta_pose_deg"], mean["generated_mouth_energy_r"]], 0.4,
+            np.arange(2) - 0.2, [pooled["real_delta_pose_deg"], mean["real_mouth_activity_energy_r"]], 0.4,
+            label="real",
+        )  # fmt: skip
+        axes[2].bar(
+            np.arange(2) + 0.2, [pooled["generated_delta_pose_deg"], mean["generated_mouth_activity_energy_r"]], 0.4,
             label="generated",
         )  # fmt: skip
         axes[2].set_xticks(np.arange(2), labels)
@@ -389,7 +436,11 @@ def markdown(results: dict) -> str:
         lines += [f"## Motion statistics (held-out identities, {len(m['clips'])} clips, audio guidance "
                   f"{m['audio_guidance']})", "", "| measure | real | generated |", "|---|---|---|"]  # fmt: skip
         lines.append(
-            f"| delta-P (deg/frame) | {m['mean']['real_delta_pose_deg']:.3f} | "
+            f"| delta-P (deg/frame), all frame pairs | {m['pooled']['real_delta_pose_deg']:.3f} | "
+            f"{m['pooled']['generated_delta_pose_deg']:.3f} |"
+        )
+        lines.append(
+            f"| delta-P (deg/frame), mean of clip means | {m['mean']['real_delta_pose_deg']:.3f} | "
             f"{m['mean']['generated_delta_pose_deg']:.3f} |"
         )
         lines.append(
@@ -400,23 +451,30 @@ def markdown(results: dict) -> str:
             f"| mouth activity vs audio energy (r) | {m['mean']['real_mouth_activity_energy_r']:.3f} | "
             f"{m['mean']['generated_mouth_activity_energy_r']:.3f} |"
         )
-        lines += ["", f"delta-P ratio {m['delta_pose_ratio']:.2f} (within 25 %: {m['delta_pose_within_25_percent']}); "
+        lines += ["", f"delta-P ratio {m['delta_pose_ratio']:.2f} over all frame pairs (within 25 %: "
+                  f"{m['delta_pose_within_25_percent']}; {m['delta_pose_ratio_clip_mean']:.2f} as a mean of clip "
+                  f"means); "
                   f"mouth openness correlation at least real: {m['mouth_correlation_at_least_real']}; "
                   f"mouth activity correlation at least real: {m['mouth_activity_correlation_at_least_real']}",
                   ""]  # fmt: skip
     if "controls" in results:
         c = results["controls"]
-        lines += ["## Controls (measured on outputs)", ""]
+        runs = c["runs"]
+        lines += [f"## Controls (measured on outputs; means over {runs} runs = portraits x seeds, emotion guidance "
+                  f"{c['emotion_guidance']})", ""]  # fmt: skip
         g = c["gaze_theta_deg"]
         lines.append(f"- gaze: estimated theta {g['minus_15']:.2f} deg at -15, {g['plus_15']:.2f} deg at +15 "
-                     f"(difference {g['difference']:+.2f})")  # fmt: skip
+                     f"(difference {g['difference']:+.2f}; apart in the right order in {g['runs_apart']}/{runs} "
+                     "runs)")  # fmt: skip
         d = c["distance"]
         lines.append(f"- distance: face scale {d['0.8']['face_scale']:.3f} at 0.8, {d['1.25']['face_scale']:.3f} at "
-                     f"1.25 (farther is smaller: {d['farther_is_smaller']})")  # fmt: skip
+                     f"1.25 (farther is smaller: {d['farther_is_smaller']}; in {d['runs_farther_smaller']}/{runs} "
+                     "runs)")  # fmt: skip
         for name, e in c["emotion"].items():
             lines.append(
-                f"- emotion {name}: cosine of output shift to preset {e['cosine_to_preset']:.2f} on frames, "
-                f"{e.get('cosine_to_preset_generated_motion', float('nan')):.2f} in the generated motion"
+                f"- emotion {name}: cosine of the mean output shift to the preset {e['cosine_to_preset']:.2f} on "
+                f"frames ({e['runs_toward_preset']}/{runs} runs toward it), "
+                f"{e['cosine_to_preset_generated_motion']:.2f} in the generated motion"
             )
         lines.append("")
     if "long_audio" in results:
@@ -480,7 +538,7 @@ def main() -> None:
             results["motion_statistics"] = motion_statistics(trained, clips, args.steps)
             results["motion_statistics_audio_guidance_1"] = motion_statistics(trained, clips, args.steps, 1.0)
             print("motion", results["motion_statistics"]["mean"], flush=True)
-        results["controls"] = control_effects(trained, prepared, speech, args.steps)
+        results["controls"] = control_effects(trained, control_portraits(trained, prepared), speech, args.steps)
         print("controls", results["controls"], flush=True)
         if (SHARED_DATA / "MANIFEST.tsv").is_file():
             long_parts, total = [], 0

@@ -58,4 +58,6 @@ class GuidanceScales:
     audio: float = 0.5
     gaze: float = 1.0
     distance: float = 0.0
-    emotion: float = 0.0
+    # Guidance on the emotion offset: the presets come from two identities' acted clips and are small
+    # next to the spread of motion a sample explores; 2.0 makes them show (bench/talking_face.py).
+    emotion: float = 2.0

@@ -1,8 +1,8 @@
 """Generation controls (gaze, head distance, emotion) and the estimators that label training clips.
 
 Labels come from the face latent space and from measurements on the face crops:
-- gaze (theta, phi): head yaw/pitch from z_pose plus the iris offset inside the eye region (Haar eye
-  boxes, centroid of the darkest pixels; eyeball modelled as a sphere of half the eye-box width);
+- gaze (theta, phi): head yaw/pitch from z_pose plus the eye rotation that the gaze network trained
+  here reads from the eye region (generator.gaze);
 - head distance: -log-scale of z_pose (a face twice as large is log 2 closer);
 - emotion: the clip's mean z_dyn projected on the principal axes of clip means (whitened), the
   "emotion space". Named presets are offsets in that space: for each identity recorded with
@@ -16,7 +16,6 @@ import math
 import re
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 
 EMOTION_PRESETS = ("neutral", "happy", "angry", "surprised")
@@ -111,56 +110,6 @@ class EmotionSpace:
             {k: np.asarray(v, dtype=np.float32) for k, v in data["presets"].items()},
             data.get("derivation", {}),
         )
-
-
-class GazeEstimator:
-    """Gaze direction (radians, + right / + up) of face crops, given the head yaw/pitch of each crop."""
-
-    def __init__(self) -> None:
-        self.eyes = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_eye.xml")
-        if self.eyes.empty():
-            raise RuntimeError("OpenCV's Haar eye cascade is missing (install opencv-python-headless<5)")
-
-    def iris_offsets(self, frame: np.ndarray) -> np.ndarray | None:
-        """(dx, dy) of the iris from the eye-box centre in eye-box half-widths, averaged over both eyes."""
-        gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-        side = gray.shape[0]
-        upper = gray[: int(side * 0.62)]
-        minimum = max(6, side // 14)
-        boxes = self.eyes.detectMultiScale(upper, 1.1, 3, minSize=(minimum, minimum))
-        if len(boxes) < 2:
-            return None
-        # The two largest boxes side by side are the eyes.
-        boxes = sorted(boxes, key=lambda b: -b[2] * b[3])[:2]
-        offsets = []
-        for x, y, w, h in boxes:
-            # Inner part of the box: Haar eye boxes include brow and lids.
-            x0, x1, y0, y1 = x + w // 6, x + w - w // 6, y + h // 3, y + h - h // 5
-            patch = upper[y0:y1, x0:x1].astype(np.float32)
-            if patch.size == 0:
-                return None
-            dark = patch <= np.percentile(patch, 15)
-            ys, xs = np.nonzero(dark)
-            cx, cy = (x1 - x0 - 1) / 2, (y1 - y0 - 1) / 2
-            offsets.append(((xs.mean() - cx) / max(cx, 1), (cy - ys.mean()) / max(cx, 1)))
-        return np.mean(offsets, axis=0)
-
-    def estimate(self, frames: np.ndarray, head_yaw_pitch: np.ndarray) -> np.ndarray:
-        """(T, 2) gaze (theta, phi) in radians: head direction plus eye rotation.
-
-        Frames where the eyes are not found take the eye rotation interpolated from their neighbours
-        (0 when no frame of the sequence has both eyes found).
-        """
-        found = [
-            (index, offset) for index, frame in enumerate(frames) if (offset := self.iris_offsets(frame)) is not None
-        ]
-        eye_rotation = np.zeros((len(frames), 2), dtype=np.float32)
-        if found:
-            indices = np.array([index for index, _ in found])
-            angles = np.arcsin(np.clip(np.array([offset for _, offset in found]), -1, 1))
-            for axis in range(2):
-                eye_rotation[:, axis] = np.interp(np.arange(len(frames)), indices, angles[:, axis])
-        return np.asarray(head_yaw_pitch, dtype=np.float32) + eye_rotation
 
 
 def head_distance(log_scale: np.ndarray) -> np.ndarray:

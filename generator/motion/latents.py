@@ -16,7 +16,8 @@ import torch
 
 from generator.audio import AudioFeatureConfig, log_mel_features
 from generator.face.model import FaceLatentModel
-from generator.motion.controls import GazeEstimator, emotion_from_clip_name, head_distance
+from generator.gaze.estimator import GazeEstimator
+from generator.motion.controls import emotion_from_clip_name, head_distance
 from media.corpus import PreparedCorpus
 
 
@@ -54,7 +55,7 @@ def extract_motion_clips(
     *,
     on_clip: Callable[[int, int], None] | None = None,
 ) -> list[MotionClip]:
-    estimator = GazeEstimator()
+    estimator = GazeEstimator.from_pretrained(device=next(face_model.parameters()).device)
     clips = []
     for index, clip in enumerate(corpus.clips):
         frames = clip.load_frames()

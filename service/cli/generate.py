@@ -41,6 +41,10 @@ def generate(
     audio_guidance: Annotated[
         float, typer.Option(min=0.0, max=5.0, help="Classifier-free guidance on audio (more = livelier motion).")
     ] = 0.5,
+    emotion_guidance: Annotated[
+        float | None,
+        typer.Option(min=0.0, max=8.0, help="Classifier-free guidance on --emotion (more = stronger; default 2.0)."),
+    ] = None,
     eta: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Sampler noise: 0 deterministic DDIM, 1 DDPM-like (seeded).")
     ] = 0.5,
@@ -102,7 +106,10 @@ def generate(
                 GenerationOptions(
                     steps=steps,
                     seed=seed,
-                    guidance=GuidanceScales(audio=audio_guidance),
+                    guidance=GuidanceScales(
+                        audio=audio_guidance,
+                        emotion=GuidanceScales().emotion if emotion_guidance is None else emotion_guidance,
+                    ),
                     eta=eta,
                     output_size=size or DELIVERY_SIZE,
                 ),

@@ -169,3 +169,48 @@ def watermark(
         trainer.train()
     card = trainer.export(out, {"sources": [str(s) for s in sources], "frames": int(len(frames)), "crop_size": 256})
     console.print(f"wrote {out} (strength {card['config']['strength']}, {card['parameters']:,} parameters)")
+
+
+@app.command()
+def gaze(
+    data: Annotated[Path, typer.Option(help="Prepared corpus (candor data prepare) at the face model's size.")],
+    steps: Annotated[
+        int, typer.Option(min=1, help="Total optimisation steps (a resumed run continues to this).")
+    ] = 2000,
+    batch_size: Annotated[int, typer.Option(min=2)] = 128,
+    run_dir: Annotated[Path, typer.Option(help="Run folder (eye patch cache, resumable state).")] = Path("runs/gaze"),
+    out: Annotated[Path, typer.Option(help="Final weights.")] = Path("weights/gaze/default.safetensors"),
+    device: Annotated[str | None, typer.Option(help="cpu, cuda or cuda:N (default: cuda if available).")] = None,
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Train the eye-region gaze network (self-supervised, synthetic iris shifts); resumes from RUN_DIR."""
+    from generator.training.gaze_trainer import GazeTrainConfig, GazeTrainer
+
+    config = GazeTrainConfig(steps=steps, batch_size=batch_size, seed=seed)
+    progress = Progress(
+        TextColumn("gaze {task.fields[stage]}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]:.4f}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+    with progress:
+        extract = progress.add_task("extract", total=None, stage="finding eyes", loss=0.0)
+        with user_errors():
+            trainer = GazeTrainer(
+                config,
+                data,
+                run_dir,
+                device=device,
+                on_extract=lambda done, total: progress.update(extract, completed=done, total=total),
+            )
+        progress.remove_task(extract)
+        task = progress.add_task("train", total=steps, completed=trainer.step, stage="", loss=0.0)
+        trainer.on_step = lambda step, metrics: progress.update(task, completed=step, loss=metrics["total"])
+        trainer.train()
+    console.print("evaluating on held-out identities and exporting weights ...")
+    card = trainer.export(out)
+    console.print(f"wrote {out} ({card['parameters']:,} parameters)")
+    console.print_json(data=card["metrics"])

@@ -8,7 +8,7 @@ import torch
 
 from generator.audio import AudioFeatureConfig, frame_count, frame_energy, log_mel_features, silence_features
 from generator.motion.config import DiffusionConfig, GuidanceScales, MotionModelConfig
-from generator.motion.controls import Controls, EmotionSpace, GazeEstimator, emotion_from_clip_name
+from generator.motion.controls import Controls, EmotionSpace, emotion_from_clip_name
 from generator.motion.diffusion import NoiseSchedule, ddim_sample
 from generator.motion.model import CONDITIONS, MotionConditions, MotionDiffusionTransformer
 from generator.motion.sampler import ControlValues, MotionSampler
@@ -147,31 +147,3 @@ def test_emotion_labels_and_presets_are_offsets_from_the_same_persons_neutral():
     assert np.allclose(moved, space.project(means[1]), atol=1e-4)
     restored = EmotionSpace.from_json(space.to_json())
     assert np.allclose(restored.presets["happy"], space.presets["happy"])
-
-
-def test_gaze_estimator_follows_the_iris():
-    """The astronaut's eyes repainted with the iris left or right of centre: theta follows the iris."""
-    import cv2
-
-    from media.faces import crop_face
-    from media.samples import sample_portrait
-
-    estimator = GazeEstimator()
-    crop, _ = crop_face(sample_portrait(), size=128)
-    gray = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)[:79]
-    boxes = sorted(estimator.eyes.detectMultiScale(gray, 1.1, 3, minSize=(9, 9)), key=lambda b: -b[2] * b[3])[:2]
-    assert len(boxes) == 2
-
-    def looking(shift: float) -> np.ndarray:
-        image = crop.copy()
-        for x, y, w, h in boxes:
-            cx, cy = x + w // 2, y + h // 2 + h // 12
-            cv2.ellipse(image, (cx, cy), (w // 3, h // 6), 0, 0, 360, (235, 235, 235), -1)
-            cv2.circle(image, (cx + round(shift * w / 5), cy), max(2, w // 8), (25, 25, 25), -1)
-        return image
-
-    gaze = estimator.estimate(np.stack([looking(0.5), looking(-0.5)]), np.zeros((2, 2)))
-    assert gaze[0, 0] > gaze[1, 0] + 0.15
-    # Head direction adds to the eye rotation.
-    shifted = estimator.estimate(np.stack([looking(0.5)]), np.array([[0.2, -0.1]]))
-    assert np.allclose(shifted - gaze[:1], [[0.2, -0.1]], atol=1e-6)
