@@ -25,6 +25,7 @@ from torch.nn.parallel import DistributedDataParallel
 from generator.audio import AudioFeatureConfig
 from generator.data.motion_windows import MotionWindowSampler
 from generator.face.pretrained import load_face_model
+from generator.gaze.estimator import DEFAULT_WEIGHTS as GAZE_WEIGHTS
 from generator.motion import losses
 from generator.motion.config import DiffusionConfig, MotionModelConfig, motion_preset
 from generator.motion.controls import EmotionSpace
@@ -34,7 +35,7 @@ from generator.motion.model import CONDITIONS, MotionConditions, MotionDiffusion
 from generator.training.distributed import DistributedContext, init_distributed, shutdown_distributed
 from generator.training.run import device_description, git_commit, save_state, warmup_cosine
 from media.corpus import PreparedCorpus
-from media.weights import save_weights, unwrap
+from media.weights import read_card, save_weights, unwrap
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,8 @@ class MotionTrainer:
         train_corpus, val_corpus = corpus.split(config.val_fraction, config.seed)
         self.face_model, self.face_card = load_face_model(face_weights, device=self.device)
         self.face_weights_sha256 = self.face_card["sha256"]
+        # The gaze labels come from the committed gaze network: new weights mean new labels.
+        self.gaze_weights_sha256 = read_card(GAZE_WEIGHTS)["sha256"]
         clips = self._motion_clips(corpus, on_extract)
         train_ids, val_ids = set(train_corpus.identities), set(val_corpus.identities)
         self.train_clips = [c for c in clips if c.identity in train_ids]
@@ -147,7 +150,7 @@ class MotionTrainer:
 
     # -- data ---------------------------------------------------------------------------------
     def _motion_clips(self, corpus: PreparedCorpus, on_extract) -> list[MotionClip]:
-        cache = self.run_dir / f"latents-{self.face_weights_sha256[:12]}.npz"
+        cache = self.run_dir / f"latents-{self.face_weights_sha256[:12]}-{self.gaze_weights_sha256[:12]}.npz"
         if cache.is_file():
             return load_motion_clips(cache)
         clips = extract_motion_clips(corpus, self.face_model, self.config.audio, on_clip=on_extract)
@@ -314,6 +317,7 @@ class MotionTrainer:
             "training": dataclasses.asdict(self.config),
             "face_weights_sha256": self.face_weights_sha256,
             "face_preset": self.face_card["preset"],
+            "gaze_weights_sha256": self.gaze_weights_sha256,
             "emotion_space": self.emotion_space.to_json(),
             "data": {
                 "prepared_dir": str(self.data_dir),
