@@ -16,6 +16,19 @@ app = typer.Typer(help="Train the generator's networks on a prepared corpus.", n
 console = Console()
 
 
+def _training_progress(title: str, metrics: str) -> Progress:
+    """A bar for a training run: `title` and `metrics` are rich column templates over task fields."""
+    return Progress(
+        TextColumn(title),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(metrics),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+
+
 @app.command()
 def face(
     data: Annotated[Path, typer.Option(help="Prepared corpus (candor data prepare) at the preset's size.")],
@@ -40,14 +53,8 @@ def face(
     out = out or Path("weights") / "face" / f"{preset}.safetensors"
     with user_errors():
         trainer = FaceTrainer(config, data, run_dir, device=device)
-    progress = Progress(
-        TextColumn("face/{task.fields[preset]}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]:.3f}  psnr {task.fields[psnr]:.2f} dB"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
+    progress = _training_progress(
+        "face/{task.fields[preset]}", "loss {task.fields[loss]:.3f}  psnr {task.fields[psnr]:.2f} dB"
     )
     if not trainer.context.is_main:  # under torchrun only rank 0 reports
         trainer.train()
@@ -88,15 +95,7 @@ def motion(
     config = MotionTrainConfig(preset=preset, steps=steps, batch_size=batch_size, seed=seed)
     run_dir = run_dir or Path("runs") / f"motion-{preset}"
     out = out or Path("weights") / "motion" / f"{preset}.safetensors"
-    progress = Progress(
-        TextColumn("motion/{task.fields[preset]} {task.fields[stage]}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]:.4f}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-    )
+    progress = _training_progress("motion/{task.fields[preset]} {task.fields[stage]}", "loss {task.fields[loss]:.4f}")
     with progress:
         extract = progress.add_task("extract", total=None, preset=preset, stage="extracting latents", loss=0.0)
         with user_errors():
@@ -152,15 +151,7 @@ def watermark(
     config = WatermarkTrainConfig(steps=steps, batch_size=batch_size, seed=seed, target_psnr=target_psnr)
     model_config = WatermarkModelConfig(n_bits=PayloadCodec().n_bits)
     trainer = WatermarkTrainer(config, model_config, frames, run_dir)
-    progress = Progress(
-        TextColumn("watermark"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("bit acc {task.fields[accuracy]:.3f}  psnr {task.fields[psnr]:.1f} dB"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-    )
+    progress = _training_progress("watermark", "bit acc {task.fields[accuracy]:.3f}  psnr {task.fields[psnr]:.1f} dB")
     with progress:
         task = progress.add_task("train", total=steps, completed=trainer.step, accuracy=0.0, psnr=0.0)
         trainer.on_step = lambda step, metrics: progress.update(
@@ -187,15 +178,7 @@ def gaze(
     from generator.training.gaze_trainer import GazeTrainConfig, GazeTrainer
 
     config = GazeTrainConfig(steps=steps, batch_size=batch_size, seed=seed)
-    progress = Progress(
-        TextColumn("gaze {task.fields[stage]}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]:.4f}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-    )
+    progress = _training_progress("gaze {task.fields[stage]}", "loss {task.fields[loss]:.4f}")
     with progress:
         extract = progress.add_task("extract", total=None, stage="finding eyes", loss=0.0)
         with user_errors():
