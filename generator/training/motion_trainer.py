@@ -35,7 +35,7 @@ from generator.motion.model import CONDITIONS, MotionConditions, MotionDiffusion
 from generator.training.distributed import DistributedContext, init_distributed, shutdown_distributed
 from generator.training.run import device_description, git_commit, save_state, warmup_cosine
 from media.corpus import PreparedCorpus
-from media.weights import read_card, save_weights, unwrap
+from media.weights import load_weights, read_card, save_weights, unwrap
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,10 @@ class MotionTrainer:
         device: str | None = None,
         on_step: Callable[[int, dict[str, float]], None] | None = None,
         on_extract: Callable[[int, int], None] | None = None,
+        init_weights: Path | None = None,
     ) -> None:
+        """init_weights: start a new run from these motion weights (fine-tuning, e.g. after the labels
+        changed) instead of from scratch; the label statistics are re-measured on this run's clips."""
         self.config = config
         self.run_dir = Path(run_dir)
         self.on_step = on_step
@@ -130,6 +133,9 @@ class MotionTrainer:
         self.emotion_space, train_positions = fit_emotion_space(self.train_clips, self.model_config.emotion_dim)
         val_positions = {c.clip_id: self.emotion_space.project(c.motion[:, 6:].mean(0)) for c in self.val_clips}
         self.model = MotionDiffusionTransformer(self.model_config).to(self.device)
+        self.initialised_from = None
+        if init_weights is not None:
+            self.initialised_from = load_weights(self.model, init_weights)["sha256"]
         unwrap(self.model).set_statistics(
             torch.from_numpy(np.concatenate([c.motion for c in self.train_clips])).to(self.device),
             torch.from_numpy(np.concatenate([c.gaze for c in self.train_clips])).to(self.device),
@@ -318,6 +324,7 @@ class MotionTrainer:
             "face_weights_sha256": self.face_weights_sha256,
             "face_preset": self.face_card["preset"],
             "gaze_weights_sha256": self.gaze_weights_sha256,
+            "initialised_from_sha256": self.initialised_from,
             "emotion_space": self.emotion_space.to_json(),
             "data": {
                 "prepared_dir": str(self.data_dir),

@@ -88,11 +88,20 @@ def motion(
     out: Annotated[Path | None, typer.Option(help="Where to write the final safetensors (+ .json card).")] = None,
     device: Annotated[str | None, typer.Option(help="cpu, cuda or cuda:N (default: cuda if available).")] = None,
     seed: Annotated[int, typer.Option()] = 0,
+    learning_rate: Annotated[float | None, typer.Option(help="Peak learning rate (default 3e-4).")] = None,
+    warmup_steps: Annotated[int | None, typer.Option(min=0, help="Linear warm-up steps (default 300).")] = None,
+    init_from: Annotated[
+        Path | None, typer.Option(help="Fine-tune from these motion weights instead of starting from scratch.")
+    ] = None,
 ) -> None:
     """Train the motion diffusion transformer on motion latents; resumes from RUN_DIR/state.pt if present."""
     from generator.training.motion_trainer import MotionTrainConfig, MotionTrainer
 
     config = MotionTrainConfig(preset=preset, steps=steps, batch_size=batch_size, seed=seed)
+    if learning_rate is not None:
+        config = dataclasses.replace(config, learning_rate=learning_rate)
+    if warmup_steps is not None:
+        config = dataclasses.replace(config, warmup_steps=warmup_steps)
     run_dir = run_dir or Path("runs") / f"motion-{preset}"
     out = out or Path("weights") / "motion" / f"{preset}.safetensors"
     progress = _training_progress("motion/{task.fields[preset]} {task.fields[stage]}", "loss {task.fields[loss]:.4f}")
@@ -105,6 +114,7 @@ def motion(
                 run_dir,
                 face_weights=face_weights,
                 device=device,
+                init_weights=init_from,
                 on_extract=lambda done, total: progress.update(extract, completed=done, total=total),
             )
         progress.remove_task(extract)

@@ -57,6 +57,29 @@ def test_training_logs_resumes_and_caches_latents(weights_dir):
     assert card["emotion_space"]["axes"] and card["metrics"]["val_clean"] > 0
 
 
+def test_fine_tuning_starts_from_given_weights_and_says_so(weights_dir):
+    run = weights_dir.parent / "run"
+    config = json.loads((run / "config.json").read_text())
+    source = weights_dir / "motion" / "tiny.safetensors"
+    trainer = MotionTrainer(
+        MotionTrainConfig(steps=1, batch_size=4, min_window=6, val_batches=1),
+        Path(config["data"]), weights_dir.parent / "fine-tune", model_config=MICRO, device="cpu", init_weights=source,
+    )  # fmt: skip
+    started = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    reference = MotionTrainer(
+        MotionTrainConfig(steps=1, batch_size=4, min_window=6, val_batches=1),
+        Path(config["data"]), weights_dir.parent / "scratch", model_config=MICRO, device="cpu",
+    )  # fmt: skip
+    trained = TalkingFacePipeline.from_pretrained(weights_dir, device="cpu").motion_model.state_dict()
+    name = next(k for k in started if k.endswith("weight") and started[k].dim() == 2)
+    assert torch.equal(started[name], trained[name])
+    assert not torch.equal(reference.model.state_dict()[name], trained[name])
+    trainer.train()
+    card = trainer.export(weights_dir.parent / "fine-tuned.safetensors")
+    assert card["initialised_from_sha256"] == read_card(source)["sha256"] and card["steps"] == 1
+    assert card["gaze_weights_sha256"] == read_card(REPO / "weights" / "gaze" / "default.safetensors")["sha256"]
+
+
 @pytest.fixture(scope="module")
 def pipeline(weights_dir) -> TalkingFacePipeline:
     return TalkingFacePipeline.from_pretrained(weights_dir, device="cpu")
