@@ -33,6 +33,7 @@ from generator.motion.model import MotionDiffusionTransformer
 from generator.pipeline import DELIVERY_SIZE, GenerationOptions, PreparedPortrait, TalkingFacePipeline
 from media.audio import AudioTrack, load_audio
 from media.faces import FaceDetector
+from media.frames import to_tensor
 from media.image import load_image
 from media.samples import sample_portrait
 from media.speech import synthesize_speech
@@ -94,14 +95,14 @@ def face_scales(frames: np.ndarray, detector: FaceDetector) -> np.ndarray:
 
 @torch.inference_mode()
 def identity_similarity(pipeline: TalkingFacePipeline, portrait: PreparedPortrait, frames: np.ndarray) -> np.ndarray:
-    tensor = torch.from_numpy(frames).to(pipeline.device).permute(0, 3, 1, 2).float() / 255
+    tensor = to_tensor(frames, pipeline.device)
     ids = pipeline.face_model.identity_encoder(tensor)
     return (ids @ portrait.latents.identity[0]).cpu().numpy()
 
 
 @torch.inference_mode()
 def reencoded_motion(pipeline: TalkingFacePipeline, frames: np.ndarray) -> np.ndarray:
-    tensor = torch.from_numpy(frames).to(pipeline.device).permute(0, 3, 1, 2).float() / 255
+    tensor = to_tensor(frames, pipeline.device)
     pose, dynamics = pipeline.face_model.encode_motion(tensor)
     return torch.cat([pose, dynamics], -1).cpu().numpy()
 

@@ -29,6 +29,7 @@ from generator.motion.sampler import ControlValues, MotionSampler
 from media.audio import AudioTrack
 from media.errors import AudioError
 from media.faces import FaceDetector, crop_face
+from media.frames import to_tensor, to_uint8
 from media.weights import WeightsError, load_weights, read_card, torch_device
 from watermark.inference import VideoWatermarker
 from watermark.payload import new_generation_id, parse_generation_id
@@ -159,7 +160,7 @@ class TalkingFacePipeline:
         """A face crop already framed like the training crops (e.g. a prepared clip's frame)."""
         if crop.shape != (self.image_size, self.image_size, 3):
             raise ValueError(f"a face crop must be {self.image_size}x{self.image_size} RGB, got {crop.shape}")
-        tensor = torch.from_numpy(np.ascontiguousarray(crop)).to(self.device).permute(2, 0, 1)[None].float() / 255
+        tensor = to_tensor(crop[None], self.device)
         return PreparedPortrait(crop, self.face_model.encode(tensor))
 
     def _portrait(self, image: np.ndarray | PreparedPortrait) -> PreparedPortrait:
@@ -221,7 +222,7 @@ class TalkingFacePipeline:
             images = self.face_model.decode(source, pose, dynamics).clamp(0, 1)
             if output_size is not None and output_size != images.shape[-1]:
                 images = F.interpolate(images, size=(output_size, output_size), mode="bicubic").clamp(0, 1)
-            frames.append((images * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy())
+            frames.append(to_uint8(images))
         return self.watermarker.embed(np.concatenate(frames), generation_id)
 
     # -- batch --------------------------------------------------------------------------------

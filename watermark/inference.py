@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from media.errors import UnreadableMediaError
+from media.frames import to_tensor, to_uint8
 from media.image import load_image
 from media.video import iter_frames, transcode_frames
 from media.weights import load_weights, read_card
@@ -64,10 +65,6 @@ class WatermarkReport:
         return asdict(self)
 
 
-def _to_tensor(frames: np.ndarray, device: torch.device) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(frames)).to(device).permute(0, 3, 1, 2).float() / 255
-
-
 class VideoWatermarker:
     """Embeds and reads Candor's watermark. Frames are (T, H, W, 3) uint8 RGB of any size."""
 
@@ -101,16 +98,16 @@ class VideoWatermarker:
         batch_size = group * max(1, _BATCH_VALUES // (group * frames[0].size)) if len(frames) else 1
         out = np.empty_like(frames)
         for start in range(0, len(frames), batch_size):
-            batch = _to_tensor(frames[start : start + batch_size], self.device)
+            batch = to_tensor(frames[start : start + batch_size], self.device)
             batch_bits = bits.expand(len(batch), -1)
             marked = self.model.embed(batch, batch_bits)
             if config.channel_crf > 0 and config.channel_margin > 0:
                 for _ in range(config.channel_passes):
-                    decoded = _channel(_to_uint8(marked), config.channel_crf, config.channel_preset)
+                    decoded = _channel(to_uint8(marked), config.channel_crf, config.channel_preset)
                     marked = self.model.top_up(
                         marked, _luma(decoded, self.device), batch_bits, config.channel_margin, gain=config.channel_gain
                     )
-            out[start : start + batch_size] = _to_uint8(marked)
+            out[start : start + batch_size] = to_uint8(marked)
         return out
 
     @torch.inference_mode()
@@ -119,7 +116,7 @@ class VideoWatermarker:
         learned, tiles, batch = [], [], []
 
         def flush() -> None:
-            frame_learned, frame_tiles = self.model.statistics(_to_tensor(np.stack(batch), self.device))
+            frame_learned, frame_tiles = self.model.statistics(to_tensor(np.stack(batch), self.device))
             learned.append(frame_learned.cpu())
             tiles.append(frame_tiles.cpu())
             batch.clear()
@@ -188,10 +185,6 @@ def _luma(frames: np.ndarray, device: torch.device) -> torch.Tensor:
     weights = torch.tensor(LUMA_WEIGHTS, device=device) / 255
     rgb = torch.from_numpy(np.ascontiguousarray(frames)).to(device)
     return sum(rgb[..., channel] * weight for channel, weight in enumerate(weights))[:, None]
-
-
-def _to_uint8(frames: torch.Tensor) -> np.ndarray:
-    return (frames * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
 
 
 def _channel(frames: np.ndarray, crf: int, preset: str) -> np.ndarray:

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from media.frames import to_tensor
 from media.weights import save_weights
 from watermark.augmentation.attacks import sample_training_attack
 from watermark.config import WatermarkModelConfig
@@ -109,7 +110,7 @@ class WatermarkTrainer:
 
     def _batch(self) -> torch.Tensor:
         index = self.rng.integers(0, len(self.train_frames), self.config.batch_size)
-        frames = torch.from_numpy(self.train_frames[index]).permute(0, 3, 1, 2).float() / 255
+        frames = to_tensor(self.train_frames[index])
         flip = torch.from_numpy(self.rng.random(len(index)) < 0.5)
         return torch.where(flip[:, None, None, None], frames.flip(-1), frames)
 
@@ -179,7 +180,7 @@ class WatermarkTrainer:
     @torch.no_grad()
     def calibrate_strength(self) -> float:
         """The strength that gives `target_psnr` on held-out frames (PSNR is linear in log strength)."""
-        frames = torch.from_numpy(self.val_frames).permute(0, 3, 1, 2).float() / 255
+        frames = to_tensor(self.val_frames)
         bits = torch.from_numpy(self.rng.integers(0, 2, (len(frames), self.model_config.n_bits))).float()
         reference = self.model_config.strength
         measured = float(psnr(self.model.embed(frames, bits, strength=reference), frames).mean())
@@ -189,7 +190,7 @@ class WatermarkTrainer:
     def calibrate_offset(self) -> torch.Tensor:
         """Per-bit mean logit on unmarked held-out frames; subtracted at extraction so bits are unbiased."""
         self.model.logit_offset.zero_()
-        frames = torch.from_numpy(self.val_frames).permute(0, 3, 1, 2).float() / 255
+        frames = to_tensor(self.val_frames)
         return torch.cat([self.model.extract(frames[i : i + 32]) for i in range(0, len(frames), 32)]).mean(0)
 
     def export(self, path: Path, data_description: dict) -> dict:

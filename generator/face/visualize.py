@@ -7,6 +7,7 @@ import torch
 
 from generator.data.frames import to_tensor
 from generator.face.model import FaceLatentModel
+from media.frames import to_uint8
 
 
 @torch.no_grad()
@@ -17,7 +18,7 @@ def reenactment_grid(model: FaceLatentModel, sources: np.ndarray, drivers: np.nd
     """
     device = next(model.parameters()).device
     results = model(to_tensor(sources).to(device), to_tensor(drivers).to(device)).clamp(0, 1)
-    results = (results.permute(0, 2, 3, 1).cpu().numpy() * 255).round().astype(np.uint8)
+    results = to_uint8(results)
     size = sources.shape[1]
     cell = size + gap
     grid = np.full((len(sources) * cell, 3 * cell, 3), 255, np.uint8)

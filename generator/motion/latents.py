@@ -19,6 +19,7 @@ from generator.face.model import FaceLatentModel
 from generator.gaze.estimator import GazeEstimator
 from generator.motion.controls import emotion_from_clip_name, head_distance
 from media.corpus import PreparedCorpus
+from media.frames import to_tensor
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ def motion_of_frames(model: FaceLatentModel, frames: np.ndarray, *, batch_size: 
     out = []
     with torch.inference_mode():
         for start in range(0, len(frames), batch_size):
-            batch = torch.from_numpy(frames[start : start + batch_size]).to(device).permute(0, 3, 1, 2).float() / 255
+            batch = to_tensor(frames[start : start + batch_size], device)
             pose, dynamics = model.encode_motion(batch)
             out.append(torch.cat([pose, dynamics], dim=-1).float().cpu().numpy())
     return np.concatenate(out)

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from media.frames import to_uint8
 from media.video import transcode_frames
 
 Attack = Callable[[torch.Tensor], torch.Tensor]
@@ -24,10 +25,6 @@ Attack = Callable[[torch.Tensor], torch.Tensor]
 
 def straight_through(original: torch.Tensor, attacked: torch.Tensor) -> torch.Tensor:
     return original + (attacked - original).detach()
-
-
-def _to_uint8(frames: torch.Tensor) -> np.ndarray:
-    return (frames.detach().clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy() * 255).round().astype(np.uint8)
 
 
 def _from_uint8(frames: np.ndarray, like: torch.Tensor) -> torch.Tensor:
@@ -38,13 +35,13 @@ def video_codec(
     frames: torch.Tensor, *, codec: str = "libx264", crf: int = 28, preset: str = "veryfast"
 ) -> torch.Tensor:
     """Encode the batch as consecutive frames of a yuv420p video and decode it back (straight-through)."""
-    decoded = transcode_frames(_to_uint8(frames), codec=codec, crf=crf, preset=preset)
+    decoded = transcode_frames(to_uint8(frames), codec=codec, crf=crf, preset=preset)
     original = frames[..., : decoded.shape[1], : decoded.shape[2]]
     return straight_through(original, _from_uint8(decoded, frames))
 
 
 def jpeg(frames: torch.Tensor, *, quality: int = 50) -> torch.Tensor:
-    images = _to_uint8(frames)
+    images = to_uint8(frames)
     decoded = []
     for image in images:
         ok, encoded = cv2.imencode(".jpg", image[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
