@@ -102,7 +102,7 @@ class GazeTrainer:
             self.step, self.elapsed_before = state["step"], state["elapsed"]
 
     def _patches(self, corpus: PreparedCorpus, name: str, on_extract) -> np.ndarray:
-        cache = self.run_dir / f"eyes-{name}.npy"
+        cache = self.run_dir / f"eyes-{name}-stride{self.config.frame_stride}.npy"
         if cache.is_file():
             return np.load(cache)
         patches = eye_patches(corpus, self.config.frame_stride, on_extract)
