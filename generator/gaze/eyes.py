@@ -24,7 +24,19 @@ class EyeFinder:
     def boxes(self, frame: np.ndarray) -> list[tuple[int, int, int, int]] | None:
         """The two eye boxes (x, y, w, h) of an (S, S, 3) uint8 RGB face crop, left to right in the
         image, or None when two eyes are not found."""
+        return self._boxes(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY))
+
+    def patches(self, frame: np.ndarray) -> np.ndarray | None:
+        """(2, PATCH_SIZE, PATCH_SIZE) float32 normalised eye patches, or None."""
         gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        boxes = self._boxes(gray)
+        if boxes is None:
+            return None
+        return np.stack(
+            [normalise(cv2.resize(gray[y : y + h, x : x + w], (PATCH_SIZE, PATCH_SIZE))) for x, y, w, h in boxes]
+        )
+
+    def _boxes(self, gray: np.ndarray) -> list[tuple[int, int, int, int]] | None:
         upper = gray[: int(gray.shape[0] * UPPER_FACE)]
         minimum = max(6, gray.shape[0] // 14)
         found = self.cascade.detectMultiScale(upper, 1.1, 3, minSize=(minimum, minimum))
@@ -33,16 +45,6 @@ class EyeFinder:
         # The two largest boxes are the eyes.
         largest = sorted((tuple(int(v) for v in box) for box in found), key=lambda b: -b[2] * b[3])[:2]
         return sorted(largest)
-
-    def patches(self, frame: np.ndarray) -> np.ndarray | None:
-        """(2, PATCH_SIZE, PATCH_SIZE) float32 normalised eye patches, or None."""
-        boxes = self.boxes(frame)
-        if boxes is None:
-            return None
-        gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-        return np.stack(
-            [normalise(cv2.resize(gray[y : y + h, x : x + w], (PATCH_SIZE, PATCH_SIZE))) for x, y, w, h in boxes]
-        )
 
 
 def normalise(patch: np.ndarray) -> np.ndarray:
