@@ -25,7 +25,7 @@ import torch
 from bench.common import SHARED_DATA, device_description, write_results
 from generator.audio import AudioFeatureConfig, frame_energy
 from generator.face.config import face_preset
-from generator.face.model import FaceLatentModel
+from generator.face.model import FaceLatentModel, FaceLatents
 from generator.gaze.estimator import GazeEstimator
 from generator.motion.config import DiffusionConfig, GuidanceScales, motion_preset
 from generator.motion.controls import EMOTION_PRESETS, Controls, EmotionSpace
@@ -317,6 +317,72 @@ def control_effects(
     }
 
 
+def render_and_reencode(pipeline: TalkingFacePipeline, portrait: PreparedPortrait, motion: np.ndarray) -> np.ndarray:
+    """(N, D) motion latents rendered on the portrait (no watermark: it does not move the face) and read
+    back by the motion encoder: (N, D)."""
+    with torch.inference_mode():
+        latents = portrait.latents
+        count = len(motion)
+        source = FaceLatents(
+            *(
+                t.expand(count, *t.shape[1:])
+                for t in (latents.appearance, latents.identity, latents.pose, latents.dynamics)
+            )
+        )
+        pose, dynamics = pipeline.face_model.split_motion(torch.from_numpy(motion).float().to(pipeline.device))
+        images = pipeline.face_model.decode(source, pose, dynamics).clamp(0, 1)
+    return reencoded_motion(pipeline, (images.permute(0, 2, 3, 1).cpu().numpy() * 255).round().astype(np.uint8))
+
+
+def renderer_round_trip(pipeline: TalkingFacePipeline, portraits: list[PreparedPortrait]) -> dict:
+    """How much of a change in the motion latents the face renderer shows, as read back by the motion
+    encoder: the ceiling on any control or motion statistic measured on frames. Pose: the portrait's
+    own latents with head yaw, pitch, roll and log-scale moved by 1 and 3 corpus standard deviations
+    (the motion model's training statistics) and the angles also by 10 degrees. Emotion: the z_dyn
+    offset of each preset exactly (the minimum-norm one in the emotion space's axes) added to the
+    portrait's dynamics.
+    gain = read-back change / applied change (1 = faithful)."""
+    space = pipeline.emotion_space
+    std = pipeline.motion_model.motion_std.cpu().numpy()
+    pose_gain: dict[str, dict[str, float]] = {}
+    for axis, name in ((0, "yaw"), (1, "pitch"), (2, "roll"), (5, "log-scale")):
+        offsets = {"1 std": std[axis], "3 std": 3 * std[axis]}
+        if axis < 3:
+            offsets["10 deg"] = np.radians(10.0)
+        gains: dict[str, list[float]] = {label: [] for label in offsets}
+        for portrait in portraits:
+            own = torch.cat([portrait.latents.pose, portrait.latents.dynamics], -1)[0].cpu().numpy()
+            moved = np.repeat(own[None], 1 + 2 * len(offsets), 0)
+            for index, offset in enumerate(offsets.values()):
+                moved[1 + 2 * index, axis] += offset
+                moved[2 + 2 * index, axis] -= offset
+            read = render_and_reencode(pipeline, portrait, moved)[:, axis]
+            for index, (label, offset) in enumerate(offsets.items()):
+                gains[label].append(float((read[1 + 2 * index] - read[2 + 2 * index]) / (2 * offset)))
+        pose_gain[name] = {
+            "corpus_std": float(np.degrees(std[axis]) if axis < 3 else std[axis]),
+            **{label: float(np.mean(values)) for label, values in gains.items()},
+        }
+    to_dynamics = np.linalg.pinv(space.axes.T)  # emotion-space offset -> minimum-norm z_dyn offset
+    emotion: dict[str, dict[str, float]] = {}
+    for name in (n for n in EMOTION_PRESETS[1:] if n in space.presets):
+        preset = space.presets[name]
+        shifts = []
+        for portrait in portraits:
+            own = torch.cat([portrait.latents.pose, portrait.latents.dynamics], -1)[0].cpu().numpy()
+            moved = np.stack([own, own])
+            moved[1, 6:] += preset @ to_dynamics
+            read = render_and_reencode(pipeline, portrait, moved)
+            shifts.append(space.project(read[1, 6:]) - space.project(read[0, 6:]))
+        mean_shift = np.mean(shifts, axis=0)
+        emotion[name] = {
+            "gain_along_preset": float(mean_shift @ preset / (preset @ preset)),
+            "cosine_to_preset": cosine(mean_shift, preset),
+            "preset_norm": float(np.linalg.norm(preset)),
+        }
+    return {"portraits": len(portraits), "pose_gain": pose_gain, "emotion": emotion}
+
+
 def long_audio(pipeline: TalkingFacePipeline, portrait: PreparedPortrait, audio: AudioTrack, steps: int) -> dict:
     video = pipeline.generate(portrait, audio, options=GenerationOptions(steps=steps, seed=5))
     window = pipeline.motion_model.config.window
@@ -486,6 +552,21 @@ def markdown(results: dict) -> str:
                 f"{e['cosine_to_preset_generated_motion']:.2f} in the generated motion"
             )
         lines.append("")
+    if "renderer_round_trip" in results:
+        r = results["renderer_round_trip"]
+        lines += [f"## Renderer round trip (latent change -> rendered -> read back; {r['portraits']} portraits)", "",
+                  "What the face renderer shows of a change in the motion latents (gain 1 = all of it): the "
+                  "ceiling on every control measured on frames.", "",
+                  "| latent change | corpus std (deg; log-scale: units) | gain at 1 std | at 3 std | at 10 deg |",
+                  "|---|---|---|---|---|"]  # fmt: skip
+        for name, g in r["pose_gain"].items():
+            ten = f"{g['10 deg']:.2f}" if "10 deg" in g else "-"
+            lines.append(f"| head {name} | {g['corpus_std']:.3f} | {g['1 std']:.2f} | {g['3 std']:.2f} | {ten} |")
+        lines.append("")
+        for name, e in r["emotion"].items():
+            lines.append(f"- emotion {name} (preset norm {e['preset_norm']:.2f}): gain along the preset "
+                         f"{e['gain_along_preset']:.2f}, cosine {e['cosine_to_preset']:.2f}")  # fmt: skip
+        lines.append("")
     if "long_audio" in results:
         long = results["long_audio"]
         lines += ["## Long audio", "",
@@ -549,8 +630,11 @@ def main() -> None:
             print("motion", results["motion_statistics"]["mean"], flush=True)
         # 6 s of the speech per run keeps the 8 runs x 8 generations to minutes on a CPU.
         control_speech = AudioTrack(speech.samples[: 6 * speech.sample_rate], speech.sample_rate)
-        results["controls"] = control_effects(trained, control_portraits(trained, prepared), control_speech, args.steps)
+        portraits = control_portraits(trained, prepared)
+        results["controls"] = control_effects(trained, portraits, control_speech, args.steps)
         print("controls", results["controls"], flush=True)
+        results["renderer_round_trip"] = renderer_round_trip(trained, portraits)
+        print("renderer round trip", results["renderer_round_trip"], flush=True)
         if (SHARED_DATA / "MANIFEST.tsv").is_file():
             long_parts, total = [], 0
             for name in ("anitalker__audios_english_female.wav", "dreamtalk__french1.wav", "dreamtalk__german1.wav",

@@ -23,6 +23,8 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from generator.audio import AudioFeatureConfig
+from generator.data.context_noise import noisy_context
+from generator.data.gaze_turns import GazeTurnAugmentation, add_gaze_turns
 from generator.data.motion_windows import MotionWindowSampler
 from generator.face.pretrained import load_face_model
 from generator.gaze.estimator import DEFAULT_WEIGHTS as GAZE_WEIGHTS
@@ -73,6 +75,11 @@ class MotionTrainConfig:
     checkpoint_every: int = 500
     val_batches: int = 8
     dropout: ConditionDropout = field(default_factory=ConditionDropout)
+    # Off by default: with the tiny face model the turns it teaches are beyond what the renderer shows
+    # (see generator.data.gaze_turns and the README's controls section).
+    gaze_turns: GazeTurnAugmentation = field(default_factory=GazeTurnAugmentation)
+    # Largest noise std (normalised motion units) on the previous window's motion (generator.data.context_noise).
+    context_noise: float = 0.0
     weights: MotionLossWeights = field(default_factory=MotionLossWeights)
     audio: AudioFeatureConfig = field(default_factory=AudioFeatureConfig)
     diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
@@ -245,10 +252,25 @@ class MotionTrainer:
             keep=keep,
         )
 
-    def _loss_terms(self, batch: dict[str, torch.Tensor], dropout: ConditionDropout | None) -> dict[str, torch.Tensor]:
+    def _loss_terms(
+        self, batch: dict[str, torch.Tensor], dropout: ConditionDropout | None, *, augment: bool = False
+    ) -> dict[str, torch.Tensor]:
         model = unwrap(self.model)
-        clean = model.normalize_motion(batch["motion"].to(self.device))
         conditions = self._conditions(batch, dropout)
+        motion = batch["motion"].to(self.device)
+        if augment and self.config.gaze_turns.probability > 0:
+            pose_std = model.motion_std[:2].cpu().numpy()
+            motion, gaze = add_gaze_turns(
+                motion, conditions.gaze, conditions.keep["gaze"], self.config.gaze_turns, pose_std, self.rng
+            )
+            conditions = dataclasses.replace(conditions, gaze=gaze)
+        clean = model.normalize_motion(motion)
+        # The continuity target stays the true last frame; only the model's view of the context is noisy.
+        true_previous = conditions.previous
+        if augment and self.config.context_noise > 0:
+            conditions = dataclasses.replace(
+                conditions, previous=noisy_context(conditions.previous, self.config.context_noise, self.rng)
+            )
         levels = torch.from_numpy(self.rng.integers(0, self.schedule.config.train_steps, len(clean))).to(self.device)
         noise = torch.from_numpy(self.rng.standard_normal(clean.shape).astype(np.float32)).to(self.device)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
@@ -259,7 +281,7 @@ class MotionTrainer:
             "velocity": (weights.velocity, losses.velocity(predicted, clean)),
             "continuity": (
                 weights.continuity,
-                losses.context_continuity(predicted, conditions.previous, conditions.keep["previous"]),
+                losses.context_continuity(predicted, true_previous, conditions.keep["previous"]),
             ),
         }
         result = {name: value.detach() for name, (_, value) in terms.items()}
@@ -271,7 +293,7 @@ class MotionTrainer:
             group["lr"] = self._learning_rate()
         self.model.train()
         batch = self.train_sampler.sample(self.config.batch_size, self._window(), self.rng)
-        terms = self._loss_terms(batch, self.config.dropout)
+        terms = self._loss_terms(batch, self.config.dropout, augment=True)
         self.optimizer.zero_grad(set_to_none=True)
         terms["total"].backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)

@@ -93,11 +93,29 @@ def motion(
     init_from: Annotated[
         Path | None, typer.Option(help="Fine-tune from these motion weights instead of starting from scratch.")
     ] = None,
+    gaze_turns: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=1.0, help="Share of gaze-labelled windows given a synthetic head turn (default off)."
+        ),
+    ] = 0.0,
+    context_noise: Annotated[
+        float,
+        typer.Option(min=0.0, help="Largest noise std on the previous window's motion in training (default 0)."),
+    ] = 0.0,
 ) -> None:
     """Train the motion diffusion transformer on motion latents; resumes from RUN_DIR/state.pt if present."""
+    from generator.data.gaze_turns import GazeTurnAugmentation
     from generator.training.motion_trainer import MotionTrainConfig, MotionTrainer
 
-    config = MotionTrainConfig(preset=preset, steps=steps, batch_size=batch_size, seed=seed)
+    config = MotionTrainConfig(
+        preset=preset,
+        steps=steps,
+        batch_size=batch_size,
+        seed=seed,
+        gaze_turns=GazeTurnAugmentation(probability=gaze_turns),
+        context_noise=context_noise,
+    )
     if learning_rate is not None:
         config = dataclasses.replace(config, learning_rate=learning_rate)
     if warmup_steps is not None:

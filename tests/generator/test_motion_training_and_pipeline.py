@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from generator.data.gaze_turns import GazeTurnAugmentation
 from generator.motion.config import MotionModelConfig
 from generator.motion.controls import Controls
 from generator.pipeline import GenerationOptions, TalkingFacePipeline
@@ -28,7 +29,10 @@ def weights_dir(tmp_path_factory, sample_clip) -> Path:
     """A weights folder: the committed face and watermark weights + a motion model trained for a few steps."""
     root = tmp_path_factory.mktemp("motion")
     prepared = make_prepared_corpus(root, sample_clip, ("anna", "ben", "cleo"), size=128)
-    config = MotionTrainConfig(steps=4, batch_size=4, min_window=6, val_batches=1, checkpoint_every=2, log_every=1)
+    config = MotionTrainConfig(
+        steps=4, batch_size=4, min_window=6, val_batches=1, checkpoint_every=2, log_every=1,
+        gaze_turns=GazeTurnAugmentation(probability=0.5),
+    )  # fmt: skip
     trainer = MotionTrainer(config, prepared, root / "run", model_config=MICRO, device="cpu")
     trainer.train()
     weights = root / "weights"
