@@ -83,6 +83,9 @@ def attacks(rng: np.random.Generator) -> dict:
         "H.264 CRF 28": lambda f: encode_video(f, crf=28),
         "CRF 28 + 0.5x resize": lambda f: encode_video(resize(f, 0.5), crf=28),
         "CRF 28 + centre crop 75%": lambda f: encode_video(centre_crop(f, 0.75), crf=28),
+        # The two geometric attacks without the codec: tells a geometric failure from the codec's.
+        "0.5x resize alone": lambda f: resize(f, 0.5),
+        "centre crop 75% alone": lambda f: centre_crop(f, 0.75),
         "H.265 CRF 28": lambda f: encode_video(f, codec="libx265", crf=28),
         "brightness +30%": lambda f: colour(f, brightness=1.3),
         "brightness -30%": lambda f: colour(f, brightness=0.7),

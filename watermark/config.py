@@ -21,6 +21,9 @@ class WatermarkModelConfig:
     # Spread-spectrum carriers: tile period (at work_size) and the rescalings the extractor tries
     # (a crop to 75 % that is viewed at full size has its pattern magnified by 1/0.75).
     carrier_period: int = 32
+    # The matched filter reads luma minus its band_box x band_box local mean: a smaller box rejects
+    # more of the face (host interference), a larger one keeps more of the carriers' low frequencies.
+    band_box: int = 17
     # Informed embedding (watermark.modules.informed): minimum matched-filter correlation per bit,
     # and the correction passes that reach it. 0 turns it off (training does: it is not learned).
     informed_margin: float = 0.0

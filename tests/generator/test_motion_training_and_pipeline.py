@@ -31,7 +31,7 @@ def weights_dir(tmp_path_factory, sample_clip) -> Path:
     prepared = make_prepared_corpus(root, sample_clip, ("anna", "ben", "cleo"), size=128)
     config = MotionTrainConfig(
         steps=4, batch_size=4, min_window=6, val_batches=1, checkpoint_every=2, log_every=1,
-        gaze_turns=GazeTurnAugmentation(probability=0.5),
+        gaze_turns=GazeTurnAugmentation(probability=0.5), context_noise=0.5,
     )  # fmt: skip
     trainer = MotionTrainer(config, prepared, root / "run", model_config=MICRO, device="cpu")
     trainer.train()

@@ -4,6 +4,7 @@ H.264 and H.265 at CRF 28 (channel-informed passes); the key-chosen alignment pa
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from media.faces import crop_face
@@ -11,7 +12,13 @@ from media.samples import sample_portrait
 from media.video import transcode_frames
 from watermark.inference import VideoWatermarker
 from watermark.modules.carriers import initial_carriers
-from watermark.modules.informed import carrier_gram, group_means, informed_correction, tile_correlations
+from watermark.modules.informed import (
+    carrier_band,
+    carrier_gram,
+    group_means,
+    informed_correction,
+    tile_correlations,
+)
 from watermark.payload import PayloadCodec
 
 
@@ -21,13 +28,15 @@ def test_correction_lifts_every_bit_to_the_margin():
     frame = torch.rand(2, 1, 64, 64) * 0.5 + 0.25
     bits = torch.randint(0, 2, (2, 24)).float()
     signs = bits * 2 - 1
-    before = tile_correlations(frame, carriers) * signs
-    gram_inverse = torch.linalg.inv(carrier_gram(carriers, 64))
-    corrected = frame + informed_correction(tile_correlations(frame, carriers), bits, carriers, gram_inverse, 0.01, 64)
-    after = tile_correlations(corrected, carriers) * signs
+    before = tile_correlations(frame, carriers, 17) * signs
+    gram_inverse = torch.linalg.inv(carrier_gram(carriers, 64, 17))
+    corrected = frame + informed_correction(
+        tile_correlations(frame, carriers, 17), bits, carriers, gram_inverse, 0.01, 64
+    )
+    after = tile_correlations(corrected, carriers, 17) * signs
     assert (before < 0.01).any() and (after > 0.0099).all()
     # Bits already past the margin are left alone: no correction at all when every bit is.
-    done = informed_correction(tile_correlations(corrected, carriers), bits, carriers, gram_inverse, 0.005, 64)
+    done = informed_correction(tile_correlations(corrected, carriers, 17), bits, carriers, gram_inverse, 0.005, 64)
     assert done.abs().max() < 1e-6
 
 
@@ -36,11 +45,11 @@ def test_group_correction_brings_the_group_mean_to_the_margin():
     carriers = initial_carriers(24, 16)
     frames = torch.rand(6, 1, 64, 64) * 0.5 + 0.25
     bits = torch.randint(0, 2, (1, 24)).float().expand(6, -1)
-    gram_inverse = torch.linalg.inv(carrier_gram(carriers, 64))
-    measured = group_means(tile_correlations(frames, carriers), 3)
+    gram_inverse = torch.linalg.inv(carrier_gram(carriers, 64, 17))
+    measured = group_means(tile_correlations(frames, carriers, 17), 3)
     assert torch.allclose(measured[0], measured[2]) and not torch.allclose(measured[0], measured[3])
     corrected = frames + informed_correction(measured, bits, carriers, gram_inverse, 0.01, 64)
-    after = group_means(tile_correlations(corrected, carriers), 3) * (bits * 2 - 1)
+    after = group_means(tile_correlations(corrected, carriers, 17), 3) * (bits * 2 - 1)
     assert (after > 0.0099).all()
     # One static correction per group: the frames of a group get the same pattern.
     change = corrected - frames
@@ -92,3 +101,16 @@ def test_odd_sized_frames_go_through_the_channel_passes():
     assert marked.shape == frames.shape and marked.dtype == np.uint8
     report = watermarker.read_frames(marked)
     assert report.detected and report.id == "0123456789abcdef"
+
+
+def test_a_smaller_band_box_rejects_more_of_a_smooth_host_and_keeps_the_carriers():
+    torch.manual_seed(2)
+    host = torch.nn.functional.avg_pool2d(torch.rand(1, 1, 160, 160), 9, stride=1)[..., :128, :128]
+    carriers = initial_carriers(191, 32)  # the committed payload's: the 382 lowest tile frequencies
+    pattern = carriers[:1].repeat(1, 4, 4)[None]
+    energy = {box: float(carrier_band(host, box).pow(2).mean()) for box in (5, 17)}
+    kept = {box: float(carrier_band(pattern, box).pow(2).mean() / pattern.pow(2).mean()) for box in (5, 17)}
+    assert energy[5] < 0.5 * energy[17]
+    assert kept[5] > 0.8 and kept[17] > 0.8
+    with pytest.raises(ValueError, match="odd"):
+        carrier_band(host, 4)

@@ -23,19 +23,22 @@ import torch.nn.functional as F
 from watermark.modules.carriers import fold_tiles
 
 
-def carrier_band(luma: torch.Tensor) -> torch.Tensor:
-    """The matched branch's band: luma minus its 17x17 local mean (content slower than the tile goes).
+def carrier_band(luma: torch.Tensor, box: int) -> torch.Tensor:
+    """The matched branch's band: luma minus its box x box local mean (box odd).
 
     The box mean is taken as two 1-D means (the same numbers, with the border counts of a 2-D box being
-    the product of the 1-D ones), 8x fewer operations."""
-    rows = F.avg_pool2d(luma, (1, 17), stride=1, padding=(0, 8), count_include_pad=False)
-    return luma - F.avg_pool2d(rows, (17, 1), stride=1, padding=(8, 0), count_include_pad=False)
+    the product of the 1-D ones), box / 2 times fewer operations."""
+    if box % 2 == 0:
+        raise ValueError(f"the band's box must be odd, got {box}")
+    half = box // 2
+    rows = F.avg_pool2d(luma, (1, box), stride=1, padding=(0, half), count_include_pad=False)
+    return luma - F.avg_pool2d(rows, (box, 1), stride=1, padding=(half, 0), count_include_pad=False)
 
 
-def tile_correlations(luma: torch.Tensor, carriers: torch.Tensor) -> torch.Tensor:
+def tile_correlations(luma: torch.Tensor, carriers: torch.Tensor, box: int) -> torch.Tensor:
     """(B, 1, S, S) luma at work size -> (B, n_bits) correlation with each carrier at zero shift."""
     period = carriers.shape[-1]
-    tile = fold_tiles(carrier_band(luma), period)
+    tile = fold_tiles(carrier_band(luma, box), period)
     return torch.einsum("bpq,npq->bn", tile, carriers) / period**2
 
 
@@ -45,9 +48,9 @@ def tiled(patterns: torch.Tensor, size: int) -> torch.Tensor:
     return patterns.repeat(1, reps, reps)[:, None, :size, :size]
 
 
-def carrier_gram(carriers: torch.Tensor, size: int) -> torch.Tensor:
+def carrier_gram(carriers: torch.Tensor, size: int, box: int) -> torch.Tensor:
     """G[i, j] = correlation with carrier i of carrier j tiled over a size x size frame."""
-    return tile_correlations(tiled(carriers, size), carriers).T
+    return tile_correlations(tiled(carriers, size), carriers, box).T
 
 
 def group_means(values: torch.Tensor, group: int) -> torch.Tensor:
