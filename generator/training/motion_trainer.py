@@ -75,8 +75,8 @@ class MotionTrainConfig:
     checkpoint_every: int = 500
     val_batches: int = 8
     dropout: ConditionDropout = field(default_factory=ConditionDropout)
-    # Off by default: with the tiny face model the turns it teaches are beyond what the renderer shows
-    # (see generator.data.gaze_turns and the README's controls section).
+    # Off by default: the tiny face model's renderer barely shows head yaw / pitch (round-trip gain 0.03),
+    # so the turns would not reach the frames (see "What the tiny renderer can show" in the README).
     gaze_turns: GazeTurnAugmentation = field(default_factory=GazeTurnAugmentation)
     # Largest noise std (normalised motion units) on the previous window's motion (generator.data.context_noise).
     context_noise: float = 0.0
