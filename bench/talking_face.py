@@ -25,7 +25,7 @@ import torch
 from bench.common import SHARED_DATA, device_description, write_results
 from generator.audio import AudioFeatureConfig, frame_energy
 from generator.face.config import face_preset
-from generator.face.model import FaceLatentModel, FaceLatents
+from generator.face.model import FaceLatentModel
 from generator.gaze.estimator import GazeEstimator
 from generator.motion.config import DiffusionConfig, GuidanceScales, motion_preset
 from generator.motion.controls import EMOTION_PRESETS, Controls, EmotionSpace
@@ -33,7 +33,7 @@ from generator.motion.model import MotionDiffusionTransformer
 from generator.pipeline import DELIVERY_SIZE, GenerationOptions, PreparedPortrait, TalkingFacePipeline
 from media.audio import AudioTrack, load_audio
 from media.faces import FaceDetector
-from media.frames import to_tensor
+from media.frames import to_tensor, to_uint8
 from media.image import load_image
 from media.samples import sample_portrait
 from media.speech import synthesize_speech
@@ -321,17 +321,9 @@ def render_and_reencode(pipeline: TalkingFacePipeline, portrait: PreparedPortrai
     """(N, D) motion latents rendered on the portrait (no watermark: it does not move the face) and read
     back by the motion encoder: (N, D)."""
     with torch.inference_mode():
-        latents = portrait.latents
-        count = len(motion)
-        source = FaceLatents(
-            *(
-                t.expand(count, *t.shape[1:])
-                for t in (latents.appearance, latents.identity, latents.pose, latents.dynamics)
-            )
-        )
         pose, dynamics = pipeline.face_model.split_motion(torch.from_numpy(motion).float().to(pipeline.device))
-        images = pipeline.face_model.decode(source, pose, dynamics).clamp(0, 1)
-    return reencoded_motion(pipeline, (images.permute(0, 2, 3, 1).cpu().numpy() * 255).round().astype(np.uint8))
+        images = pipeline.face_model.decode(portrait.latents.expand(len(motion)), pose, dynamics)
+    return reencoded_motion(pipeline, to_uint8(images))
 
 
 def renderer_round_trip(pipeline: TalkingFacePipeline, portraits: list[PreparedPortrait]) -> dict:
@@ -351,7 +343,7 @@ def renderer_round_trip(pipeline: TalkingFacePipeline, portraits: list[PreparedP
             offsets["10 deg"] = np.radians(10.0)
         gains: dict[str, list[float]] = {label: [] for label in offsets}
         for portrait in portraits:
-            own = torch.cat([portrait.latents.pose, portrait.latents.dynamics], -1)[0].cpu().numpy()
+            own = portrait.latents.motion[0].cpu().numpy()
             moved = np.repeat(own[None], 1 + 2 * len(offsets), 0)
             for index, offset in enumerate(offsets.values()):
                 moved[1 + 2 * index, axis] += offset
@@ -369,7 +361,7 @@ def renderer_round_trip(pipeline: TalkingFacePipeline, portraits: list[PreparedP
         preset = space.presets[name]
         shifts = []
         for portrait in portraits:
-            own = torch.cat([portrait.latents.pose, portrait.latents.dynamics], -1)[0].cpu().numpy()
+            own = portrait.latents.motion[0].cpu().numpy()
             moved = np.stack([own, own])
             moved[1, 6:] += preset @ to_dynamics
             read = render_and_reencode(pipeline, portrait, moved)

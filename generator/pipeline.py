@@ -208,18 +208,7 @@ class TalkingFacePipeline:
         for start in range(0, len(motion), 25):
             chunk = motion[start : start + 25]
             pose, dynamics = self.face_model.split_motion(chunk)
-            source = FaceLatents(
-                *(
-                    t.expand(len(chunk), *t.shape[1:])
-                    for t in (
-                        portrait.latents.appearance,
-                        portrait.latents.identity,
-                        portrait.latents.pose,
-                        portrait.latents.dynamics,
-                    )
-                )
-            )
-            images = self.face_model.decode(source, pose, dynamics).clamp(0, 1)
+            images = self.face_model.decode(portrait.latents.expand(len(chunk)), pose, dynamics).clamp(0, 1)
             if output_size is not None and output_size != images.shape[-1]:
                 images = F.interpolate(images, size=(output_size, output_size), mode="bicubic").clamp(0, 1)
             frames.append(to_uint8(images))

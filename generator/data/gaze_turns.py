@@ -1,9 +1,9 @@
 """Synthetic head turns that teach the motion model to follow its gaze condition.
 
-A window's gaze label is mostly its head direction, and head direction changes slowly, so in real
-clips the label is almost always predictable from the previous window's motion, which the model also
-sees. Trained on those clips alone, the model follows the context and barely reads the gaze token
-(measured: commanding +15 vs -15 degrees moved the generated head yaw by 0.09 degrees). This
+A window's gaze label is head direction plus eye rotation. In real clips the head part changes slowly
+and is predictable from the previous window's motion, which the model also sees, so it learns to
+follow the context and barely reads the gaze token (measured: commanding +15 vs -15 degrees moved the
+generated head yaw by 0.09 degrees). This
 augmentation breaks the coincidence: a training window whose gaze label is kept is given an extra
 head turn that starts where the context ends (so there is no jump at the window's first frame) and
 settles exponentially at an offset, and its gaze label moves with it (the label is head direction

@@ -30,6 +30,12 @@ class FaceLatents:
         """The latents of a subset of the batch."""
         return FaceLatents(self.appearance[index], self.identity[index], self.pose[index], self.dynamics[index])
 
+    def expand(self, count: int) -> FaceLatents:
+        """A batch of one face as `count` copies (views, no memory): one source for many frames."""
+        return FaceLatents(
+            *(t.expand(count, *t.shape[1:]) for t in (self.appearance, self.identity, self.pose, self.dynamics))
+        )
+
     @property
     def motion(self) -> torch.Tensor:
         """X = [z_pose, z_dyn] (B, 6 + dyn_dim): what the motion generator produces per frame."""
