@@ -23,7 +23,10 @@ class WatermarkModelConfig:
     carrier_period: int = 32
     # The matched filter reads luma minus its band_box x band_box local mean: a smaller box rejects
     # more of the face (host interference), a larger one keeps more of the carriers' low frequencies.
+    # band_range > 0 (8-bit luma levels) makes that mean edge-preserving (watermark.modules.informed.
+    # CarrierBand): the face's edges stay out of the reading.
     band_box: int = 17
+    band_range: float = 0.0
     # Informed embedding (watermark.modules.informed): minimum matched-filter correlation per bit,
     # and the correction passes that reach it. 0 turns it off (training does: it is not learned).
     informed_margin: float = 0.0

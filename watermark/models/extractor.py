@@ -10,7 +10,7 @@ from torch import nn
 
 from watermark.config import WatermarkModelConfig
 from watermark.modules.carriers import demodulate, folded_scales, initial_carriers
-from watermark.modules.informed import carrier_band
+from watermark.modules.informed import CarrierBand
 from watermark.modules.jnd import luma
 
 
@@ -54,7 +54,7 @@ class WatermarkExtractor(nn.Module):
         self.log_gain = nn.Parameter(torch.tensor(math.log(2500.0)))
         self.search_scales = tuple(config.search_scales)
         self.learned_weight = config.learned_weight
-        self.band_box = config.band_box
+        self.band = CarrierBand(config.band_box, config.band_range)
 
     def statistics(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-frame evidence: (learned logits (B, n_bits), carrier tile means (B, n_scales, P, P)).
@@ -68,10 +68,9 @@ class WatermarkExtractor(nn.Module):
             details = high_pass(frames)
             features = self.features(torch.cat([frames * 2 - 1, details * 8], dim=1))
             learned = self.learned_weight * self.head(features.mean(dim=(-2, -1)))
-        # The matched branch keeps the carriers' band: only content slower than the tile is removed.
-        return learned, folded_scales(
-            carrier_band(luma(frames), self.band_box), self.carriers.shape[-1], self.search_scales
-        )
+        # The matched branch keeps the carriers' band: content slower than the tile (and, with an
+        # edge-preserving band, the face's edges) is removed.
+        return learned, folded_scales(self.band(luma(frames)), self.carriers.shape[-1], self.search_scales)
 
     def decide(self, learned: torch.Tensor, tiles: torch.Tensor) -> torch.Tensor:
         """(B, n_bits) logits from (possibly clip-averaged) statistics."""

@@ -96,7 +96,7 @@ class Watermarker(nn.Module):
         size = self.config.work_size
         carriers = self.extractor.carriers
         correlations = group_means(
-            tile_correlations(resize_to(observed_luma, size), carriers, self.config.band_box), group
+            tile_correlations(resize_to(observed_luma, size), carriers, self.extractor.band), group
         )
         correction = informed_correction(correlations, bits, carriers, self._gram_inverse(), margin, size)
         return F.interpolate(correction, size=observed_luma.shape[-2:], mode="bilinear", align_corners=False)
@@ -109,10 +109,10 @@ class Watermarker(nn.Module):
         """Inverse Gram matrix of the carriers, cached until they change (training updates them in place)."""
         carriers = self.extractor.carriers
         if carriers.requires_grad and torch.is_grad_enabled():  # training: part of the graph, never cached
-            return torch.linalg.inv(carrier_gram(carriers, self.config.work_size, self.config.band_box))
+            return torch.linalg.inv(carrier_gram(carriers, self.config.work_size, self.extractor.band))
         key = (carriers._version, carriers.device)
         if getattr(self, "_gram_key", None) != key:
-            self._gram_cache = torch.linalg.inv(carrier_gram(carriers, self.config.work_size, self.config.band_box))
+            self._gram_cache = torch.linalg.inv(carrier_gram(carriers, self.config.work_size, self.extractor.band))
             self._gram_key = key
         return self._gram_cache
 

@@ -17,28 +17,83 @@ away.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 
 from watermark.modules.carriers import fold_tiles
 
 
-def carrier_band(luma: torch.Tensor, box: int) -> torch.Tensor:
-    """The matched branch's band: luma minus its box x box local mean (box odd).
+@dataclass(frozen=True)
+class CarrierBand:
+    """The matched branch's band: luma minus its local mean over a box x box window (box odd).
 
-    The box mean is taken as two 1-D means (the same numbers, with the border counts of a 2-D box being
-    the product of the 1-D ones), box / 2 times fewer operations."""
-    if box % 2 == 0:
-        raise ValueError(f"the band's box must be odd, got {box}")
+    With range_levels = 0 that mean is a plain box mean. With range_levels > 0 it is edge-preserving
+    (a bilateral mean: a neighbour's weight falls as exp(-d^2 / 2 range^2) with its luma difference d,
+    in 8-bit levels, on top of a Gaussian in distance): the face's edges and contours, most of the
+    host interference a box leaves in the band, stay in the mean and out of the reading, while the
+    watermark, a few levels of noise-like pattern, is averaged away in the mean and kept in the
+    reading. Measured on 6 corpus clips at 256 px (a 42 dB pattern, no informed embedding): signal to
+    host 1.8 with a 5x5 box mean, 8.4 with a 5x5 bilateral mean at 6 levels (10.4 at 3 levels, where a
+    stronger watermark starts to count as edges); bit errors after H.264 CRF 28 22 % -> 1.7 %.
+    """
+
+    box: int = 17
+    range_levels: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.box % 2 == 0:
+            raise ValueError(f"the band's box must be odd, got {self.box}")
+        if self.range_levels < 0:
+            raise ValueError(f"the band's range must be >= 0 levels, got {self.range_levels}")
+
+    def __call__(self, luma: torch.Tensor) -> torch.Tensor:
+        """(B, 1, H, W) luma in [0, 1] -> its band, same shape."""
+        if self.range_levels == 0:
+            return luma - _box_mean(luma, self.box)
+        return luma - _bilateral_mean(luma, self.box, self.range_levels / 255)
+
+    @property
+    def probe_amplitude(self) -> float:
+        """Amplitude at which the band is linearised (carrier_gram): a bilateral mean is linear in the
+        watermark only while the watermark is small against its range, so the Gram is measured at a
+        typical watermark amplitude (2 levels) rather than at the carriers' unit scale."""
+        return 2 / 255 if self.range_levels > 0 else 1.0
+
+
+def _box_mean(luma: torch.Tensor, box: int) -> torch.Tensor:
+    """Box mean as two 1-D means (the same numbers, with the border counts of a 2-D box being the
+    product of the 1-D ones), box / 2 times fewer operations."""
     half = box // 2
     rows = F.avg_pool2d(luma, (1, box), stride=1, padding=(0, half), count_include_pad=False)
-    return luma - F.avg_pool2d(rows, (box, 1), stride=1, padding=(half, 0), count_include_pad=False)
+    return F.avg_pool2d(rows, (box, 1), stride=1, padding=(half, 0), count_include_pad=False)
 
 
-def tile_correlations(luma: torch.Tensor, carriers: torch.Tensor, box: int) -> torch.Tensor:
+def _bilateral_mean(luma: torch.Tensor, box: int, sigma_range: float) -> torch.Tensor:
+    # One shifted view per window offset, accumulated in place: no (box^2 x frame) neighbour tensor.
+    half = box // 2
+    padded = F.pad(luma, (half,) * 4, mode="replicate")
+    height, width = luma.shape[-2:]
+    # Spatial Gaussian with sigma = box / 2.5 (2 pixels for a 5x5 box): the window's corners still count.
+    spatial_scale = -1 / (2 * (box / 2.5) ** 2)
+    range_scale = -1 / (2 * sigma_range**2)
+    total, weight_sum = luma.clone(), torch.ones_like(luma)  # the centre: weight 1
+    for dy in range(-half, half + 1):
+        for dx in range(-half, half + 1):
+            if dy == 0 and dx == 0:
+                continue
+            neighbour = padded[..., half + dy : half + dy + height, half + dx : half + dx + width]
+            weight = torch.exp((neighbour - luma).square_().mul_(range_scale).add_(spatial_scale * (dy * dy + dx * dx)))
+            total.addcmul_(weight, neighbour)
+            weight_sum.add_(weight)
+    return total.div_(weight_sum)
+
+
+def tile_correlations(luma: torch.Tensor, carriers: torch.Tensor, band: CarrierBand) -> torch.Tensor:
     """(B, 1, S, S) luma at work size -> (B, n_bits) correlation with each carrier at zero shift."""
     period = carriers.shape[-1]
-    tile = fold_tiles(carrier_band(luma, box), period)
+    tile = fold_tiles(band(luma), period)
     return torch.einsum("bpq,npq->bn", tile, carriers) / period**2
 
 
@@ -48,9 +103,11 @@ def tiled(patterns: torch.Tensor, size: int) -> torch.Tensor:
     return patterns.repeat(1, reps, reps)[:, None, :size, :size]
 
 
-def carrier_gram(carriers: torch.Tensor, size: int, box: int) -> torch.Tensor:
-    """G[i, j] = correlation with carrier i of carrier j tiled over a size x size frame."""
-    return tile_correlations(tiled(carriers, size), carriers, box).T
+def carrier_gram(carriers: torch.Tensor, size: int, band: CarrierBand) -> torch.Tensor:
+    """G[i, j] = correlation with carrier i of carrier j tiled over a size x size frame (per unit of
+    carrier amplitude, measured at the band's probe amplitude)."""
+    amplitude = band.probe_amplitude
+    return tile_correlations(tiled(carriers * amplitude, size), carriers, band).T / amplitude
 
 
 def group_means(values: torch.Tensor, group: int) -> torch.Tensor:
