@@ -71,7 +71,9 @@ def _box_mean(luma: torch.Tensor, box: int) -> torch.Tensor:
 
 
 def _bilateral_mean(luma: torch.Tensor, box: int, sigma_range: float) -> torch.Tensor:
-    # One shifted view per window offset, accumulated in place: no (box^2 x frame) neighbour tensor.
+    # The weight between two pixels is symmetric, so each pair of opposite offsets shares one exp:
+    # computed once over the frame (grown by the offset) and read at p for p + o and at p - o for p - o.
+    # One shifted view per offset, accumulated in place: no (box^2 x frame) neighbour tensor.
     half = box // 2
     padded = F.pad(luma, (half,) * 4, mode="replicate")
     height, width = luma.shape[-2:]
@@ -79,14 +81,21 @@ def _bilateral_mean(luma: torch.Tensor, box: int, sigma_range: float) -> torch.T
     spatial_scale = -1 / (2 * (box / 2.5) ** 2)
     range_scale = -1 / (2 * sigma_range**2)
     total, weight_sum = luma.clone(), torch.ones_like(luma)  # the centre: weight 1
-    for dy in range(-half, half + 1):
+    for dy in range(0, half + 1):
         for dx in range(-half, half + 1):
-            if dy == 0 and dx == 0:
+            if dy == 0 and dx <= 0:
                 continue
-            neighbour = padded[..., half + dy : half + dy + height, half + dx : half + dx + width]
-            weight = torch.exp((neighbour - luma).square_().mul_(range_scale).add_(spatial_scale * (dy * dy + dx * dx)))
-            total.addcmul_(weight, neighbour)
-            weight_sum.add_(weight)
+            # Base pixels q covering every output p and every p - o; their neighbours q + o.
+            top, left = half - dy, half - max(dx, 0)
+            rows, cols = height + dy, width + abs(dx)
+            base = padded[..., top : top + rows, left : left + cols]
+            ahead = padded[..., top + dy : top + dy + rows, left + dx : left + dx + cols]
+            weight = torch.exp((ahead - base).square_().mul_(range_scale).add_(spatial_scale * (dy * dy + dx * dx)))
+            forward = weight[..., dy : dy + height, max(dx, 0) : max(dx, 0) + width]  # pairs (p, p + o)
+            backward = weight[..., :height, max(-dx, 0) : max(-dx, 0) + width]  # pairs (p - o, p)
+            total.addcmul_(forward, padded[..., half + dy : half + dy + height, half + dx : half + dx + width])
+            total.addcmul_(backward, padded[..., half - dy : half - dy + height, half - dx : half - dx + width])
+            weight_sum.add_(forward).add_(backward)
     return total.div_(weight_sum)
 
 
