@@ -14,7 +14,8 @@ def test_round_trip_is_exact():
 
 
 def test_to_uint8_clips_rounds_to_nearest_and_returns_a_contiguous_array():
-    frames = torch.tensor([-0.2, 0.0, 0.5 / 255, 1.49 / 255, 1.51 / 255, 0.999, 1.3]).view(1, 1, 1, 7).expand(1, 3, 1, 7)
+    values = torch.tensor([-0.2, 0.0, 0.5 / 255, 1.49 / 255, 1.51 / 255, 0.999, 1.3])
+    frames = values.view(1, 1, 1, 7).expand(1, 3, 1, 7)
     out = to_uint8(frames)
     assert out.shape == (1, 1, 7, 3) and out.dtype == np.uint8 and out.flags["C_CONTIGUOUS"]
     assert out[0, 0, :, 0].tolist() == [0, 0, 0, 1, 2, 255, 255]
