@@ -71,9 +71,10 @@ def _box_mean(luma: torch.Tensor, box: int) -> torch.Tensor:
 
 
 def _bilateral_mean(luma: torch.Tensor, box: int, sigma_range: float) -> torch.Tensor:
-    # The weight between two pixels is symmetric, so each pair of opposite offsets shares one exp:
-    # computed once over the frame (grown by the offset) and read at p for p + o and at p - o for p - o.
-    # One shifted view per offset, accumulated in place: no (box^2 x frame) neighbour tensor.
+    # The weight between two pixels is symmetric, so opposite offsets share one exp: the weight of the
+    # pair (q, q + o) serves p = q (neighbour p + o) and p = q + o (neighbour p - o). It is computed once
+    # per offset over the frame grown by the offset. One shifted view per offset, accumulated in place:
+    # no (box^2 x frame) neighbour tensor.
     half = box // 2
     padded = F.pad(luma, (half,) * 4, mode="replicate")
     height, width = luma.shape[-2:]
