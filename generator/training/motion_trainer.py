@@ -160,6 +160,8 @@ class MotionTrainer:
         self.elapsed_before = 0.0
         self.last_val: dict[str, float] = {}
         self._resume()
+        # Yaw / pitch corpus stds for gaze turns: fixed statistics, read to the host once, not every step.
+        self.pose_std = unwrap(self.model).motion_std[:2].cpu().numpy()
 
     # -- data ---------------------------------------------------------------------------------
     def _motion_clips(self, corpus: PreparedCorpus, on_extract) -> list[MotionClip]:
@@ -259,9 +261,8 @@ class MotionTrainer:
         conditions = self._conditions(batch, dropout)
         motion = batch["motion"].to(self.device)
         if augment and self.config.gaze_turns.probability > 0:
-            pose_std = model.motion_std[:2].cpu().numpy()
             motion, gaze = add_gaze_turns(
-                motion, conditions.gaze, conditions.keep["gaze"], self.config.gaze_turns, pose_std, self.rng
+                motion, conditions.gaze, conditions.keep["gaze"], self.config.gaze_turns, self.pose_std, self.rng
             )
             conditions = dataclasses.replace(conditions, gaze=gaze)
         clean = model.normalize_motion(motion)

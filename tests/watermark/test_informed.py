@@ -153,3 +153,15 @@ def test_informed_correction_reaches_the_margin_through_the_bilateral_band():
         corrected = corrected + informed_correction(measured, bits, carriers, gram_inverse, margin, 64)
     after = tile_correlations(corrected, carriers, band) * (bits * 2 - 1)
     assert (after > 0.95 * margin).all()
+
+
+def test_the_bilateral_band_is_kornias_bilateral_blur():
+    """The hand-written bilateral mean (kept for speed on the embedder's hot path) against the library's."""
+    kornia = pytest.importorskip("kornia")
+    luma = torch.nn.functional.avg_pool2d(torch.rand(2, 1, 44, 44, generator=torch.Generator().manual_seed(5)), 3, 1)
+    luma = luma + torch.rand(luma.shape, generator=torch.Generator().manual_seed(6)) * (8 / 255)
+    for box, levels in ((5, 6.0), (3, 3.0)):
+        expected = luma - kornia.filters.bilateral_blur(
+            luma, box, levels / 255, (box / 2.5, box / 2.5), border_type="replicate", color_distance_type="l2"
+        )
+        assert torch.allclose(CarrierBand(box, levels)(luma), expected, atol=1e-5)

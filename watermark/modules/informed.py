@@ -71,6 +71,10 @@ def _box_mean(luma: torch.Tensor, box: int) -> torch.Tensor:
 
 
 def _bilateral_mean(luma: torch.Tensor, box: int, sigma_range: float) -> torch.Tensor:
+    # The same numbers as kornia.filters.bilateral_blur(luma, box, sigma_range, (box / 2.5,) * 2,
+    # border_type="replicate", color_distance_type="l2") (tested), written out because kornia gathers
+    # every neighbour with unfold: 2.3 vs 1.3 ms per 128 px frame, and the embedder runs this band six
+    # times per frame (informed iterations + channel passes), where 25 fps at 512 px is the goal.
     # The weight between two pixels is symmetric, so opposite offsets share one exp: the weight of the
     # pair (q, q + o) serves p = q (neighbour p + o) and p = q + o (neighbour p - o). It is computed once
     # per offset over the frame grown by the offset. One shifted view per offset, accumulated in place:
