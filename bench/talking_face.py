@@ -27,6 +27,8 @@ from generator.audio import AudioFeatureConfig, frame_energy
 from generator.face.config import face_preset
 from generator.face.model import FaceLatentModel
 from generator.gaze.estimator import GazeEstimator
+from generator.gaze.eyes import EyeFinder
+from generator.gaze.redirect import EyeLayout, read_iris_offsets, redirect_gaze
 from generator.motion.config import DiffusionConfig, GuidanceScales, motion_preset
 from generator.motion.controls import EMOTION_PRESETS, Controls, EmotionSpace
 from generator.motion.model import MotionDiffusionTransformer
@@ -372,7 +374,41 @@ def renderer_round_trip(pipeline: TalkingFacePipeline, portraits: list[PreparedP
             "cosine_to_preset": cosine(mean_shift, preset),
             "preset_norm": float(np.linalg.norm(preset)),
         }
-    return {"portraits": len(portraits), "pose_gain": pose_gain, "emotion": emotion}
+    return {
+        "portraits": len(portraits),
+        "pose_gain": pose_gain,
+        "emotion": emotion,
+        "eye_gaze": eye_gaze_round_trip(pipeline, portraits),
+    }
+
+
+def eye_gaze_round_trip(pipeline: TalkingFacePipeline, portraits: list[PreparedPortrait], shift: float = 0.3) -> dict:
+    """Whether the face latent carries where the eyes look: each portrait's irises moved by +-`shift`
+    eye-box half-widths (x; y by half as much), encoded as the driving frame, rendered on the portrait,
+    and read by the gaze network in the same eye boxes. gain = read-back change on the rendering /
+    the change read on the redirected input (1 = faithful)."""
+    network = GazeEstimator.from_pretrained(device=pipeline.device).network
+    finder = EyeFinder()
+    gains: dict[str, list[float]] = {"x": [], "y": []}
+    for portrait in portraits:
+        crop = to_tensor(portrait.crop[None], pipeline.device)
+        layout = EyeLayout.detect(crop, finder)
+        if not bool(layout.found.all()):
+            continue
+        for axis, name in ((0, "x"), (1, "y")):
+            amount = shift if axis == 0 else shift / 2
+            moved = torch.zeros(2, 2, device=pipeline.device)
+            moved[0, axis], moved[1, axis] = amount, -amount
+            pair = EyeLayout(layout.boxes.expand(2, -1, -1), layout.irises.expand(2, -1, -1), layout.found.expand(2))
+            with torch.inference_mode():
+                driving = redirect_gaze(crop.expand(2, -1, -1, -1), pair, moved)
+                rendered = pipeline.face_model.decode(
+                    portrait.latents.expand(2), *pipeline.face_model.encode_motion(driving)
+                )
+                applied = read_iris_offsets(network, driving, pair)[:, axis]
+                shown = read_iris_offsets(network, rendered, pair)[:, axis]
+            gains[name].append(float((shown[0] - shown[1]) / (applied[0] - applied[1])))
+    return {"portraits_with_eyes": len(gains["x"]), **{f"gain_{k}": float(np.mean(v)) for k, v in gains.items() if v}}
 
 
 def long_audio(pipeline: TalkingFacePipeline, portrait: PreparedPortrait, audio: AudioTrack, steps: int) -> dict:
@@ -558,6 +594,12 @@ def markdown(results: dict) -> str:
         for name, e in r["emotion"].items():
             lines.append(f"- emotion {name} (preset norm {e['preset_norm']:.2f}): gain along the preset "
                          f"{e['gain_along_preset']:.2f}, cosine {e['cosine_to_preset']:.2f}")  # fmt: skip
+        if "eye_gaze" in r:
+            eyes = r["eye_gaze"]
+            gains = ", ".join(f"{axis} {eyes[f'gain_{axis}']:.2f}" for axis in "xy" if f"gain_{axis}" in eyes)
+            lines.append(f"- eye gaze (the driving frame's irises moved, read by the gaze network on the "
+                         f"rendering; {eyes['portraits_with_eyes']} portraits with both eyes found): "
+                         f"gain {gains or 'n/a'}")  # fmt: skip
         lines.append("")
     if "long_audio" in results:
         long = results["long_audio"]

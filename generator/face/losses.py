@@ -103,3 +103,11 @@ def psnr(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 def ssim_score(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Per-image SSIM (B,) with the standard 11-px Gaussian window."""
     return ssim(prediction.float(), target.float(), data_range=1.0, size_average=False)
+
+
+def gaze_consistency(rendered: torch.Tensor, driving: torch.Tensor, found: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference of the gaze network's iris offsets (B, 2) on the rendering and on the
+    driving frame, over the samples whose eyes were found (zero, with a graph, when none were)."""
+    if not bool(found.any()):
+        return rendered.sum() * 0
+    return (rendered - driving)[found].abs().mean()

@@ -39,3 +39,8 @@ def shift_iris(
     for _ in range(20):
         landed = centres + shifts * _bump(landed[:, None], centres, sigma)[:, 0, None]
     return warped, landed - centres
+
+
+def random_shifts(count: int, max_shift: tuple[float, float], generator: torch.Generator) -> torch.Tensor:
+    """(count, 2) iris shifts uniform in +-max_shift (x, y), eye-box half-widths."""
+    return (torch.rand(count, 2, generator=generator) * 2 - 1) * torch.tensor(max_shift)

@@ -21,7 +21,7 @@ import torch
 from generator.gaze.eyes import EyeFinder, dark_centre
 from generator.gaze.losses import centring_loss, equivariance_loss, mirror_loss
 from generator.gaze.model import EyeGazeNet, GazeNetConfig
-from generator.gaze.warp import shift_iris
+from generator.gaze.warp import random_shifts, shift_iris
 from generator.training.run import device_description, git_commit, save_state, warmup_cosine
 from media.corpus import PreparedCorpus
 from media.weights import save_weights, torch_device
@@ -55,10 +55,6 @@ def eye_patches(corpus: PreparedCorpus, stride: int, on_clip: Callable[[int, int
         if on_clip:
             on_clip(index + 1, len(corpus.clips))
     return np.stack(patches) if patches else np.zeros((0, 32, 32), np.float32)
-
-
-def random_shifts(count: int, max_shift: tuple[float, float], generator: torch.Generator) -> torch.Tensor:
-    return (torch.rand(count, 2, generator=generator) * 2 - 1) * torch.tensor(max_shift)
 
 
 class GazeTrainer:

@@ -29,6 +29,17 @@ def _training_progress(title: str, metrics: str) -> Progress:
     )
 
 
+def _pair(text: str, option: str) -> tuple[float, float]:
+    """ "X,Y" -> (X, Y) non-negative floats; ValueError naming the option otherwise."""
+    try:
+        first, second = (float(part) for part in text.split(","))
+    except ValueError:
+        raise ValueError(f"{option} takes two numbers X,Y, got {text!r}") from None
+    if first < 0 or second < 0:
+        raise ValueError(f"{option} must be non-negative, got {text!r}")
+    return first, second
+
+
 @app.command()
 def face(
     data: Annotated[Path, typer.Option(help="Prepared corpus (candor data prepare) at the preset's size.")],
@@ -42,17 +53,39 @@ def face(
     device: Annotated[str | None, typer.Option(help="cpu, cuda or cuda:N (default: cuda if available).")] = None,
     seed: Annotated[int, typer.Option()] = 0,
     adversarial_start: Annotated[int | None, typer.Option(help="Step at which the GAN losses join.")] = None,
+    learning_rate: Annotated[float | None, typer.Option(help="Peak learning rate (default 2e-4).")] = None,
+    warmup_steps: Annotated[int | None, typer.Option(min=0, help="Linear warm-up steps (default 200).")] = None,
+    init_from: Annotated[
+        Path | None, typer.Option(help="Fine-tune from these face weights instead of starting from scratch.")
+    ] = None,
+    gaze_weight: Annotated[
+        float,
+        typer.Option(
+            min=0.0, help="Weight of the gaze supervision (iris-redirected drivers + gaze network; default off)."
+        ),
+    ] = 0.0,
+    gaze_shift: Annotated[
+        str, typer.Option(help="Largest synthetic iris shift X,Y in eye-box half-widths (with --gaze-weight).")
+    ] = "0.3,0.15",
 ) -> None:
     """Self-reenactment training of the face latent space; resumes from RUN_DIR/state.pt if present."""
-    from generator.training.face_trainer import FaceTrainConfig, FaceTrainer
+    from generator.training.face_trainer import FaceTrainConfig, FaceTrainer, GazeSupervision
 
-    config = FaceTrainConfig(preset=preset, steps=steps, batch_size=batch_size, seed=seed)
+    with user_errors(ValueError):
+        shift = _pair(gaze_shift, "--gaze-shift")
+    config = FaceTrainConfig(
+        preset=preset, steps=steps, batch_size=batch_size, seed=seed, gaze=GazeSupervision(gaze_weight, shift)
+    )
     if adversarial_start is not None:
         config = dataclasses.replace(config, adversarial_start=adversarial_start)
+    if learning_rate is not None:
+        config = dataclasses.replace(config, learning_rate=learning_rate)
+    if warmup_steps is not None:
+        config = dataclasses.replace(config, warmup_steps=warmup_steps)
     run_dir = run_dir or Path("runs") / f"face-{preset}"
     out = out or Path("weights") / "face" / f"{preset}.safetensors"
     with user_errors():
-        trainer = FaceTrainer(config, data, run_dir, device=device)
+        trainer = FaceTrainer(config, data, run_dir, device=device, init_weights=init_from)
     progress = _training_progress(
         "face/{task.fields[preset]}", "loss {task.fields[loss]:.3f}  psnr {task.fields[psnr]:.2f} dB"
     )

@@ -10,7 +10,14 @@ import torch
 from generator.face import losses
 from generator.face.config import face_preset
 from generator.face.model import FaceLatentModel
-from generator.training.face_trainer import FaceTrainConfig, FaceTrainer, LossWeights, ReenactmentStep, generator_losses
+from generator.training.face_trainer import (
+    FaceTrainConfig,
+    FaceTrainer,
+    GazeSupervision,
+    LossWeights,
+    ReenactmentStep,
+    generator_losses,
+)
 from media.samples import animate_portrait, sample_portrait
 from media.weights import WeightsError, load_weights, read_card, save_weights
 from tests.conftest import make_prepared_corpus
@@ -68,6 +75,25 @@ def test_trainer_resumes_and_exports_a_card(tmp_path, tiny_corpus):
     assert set(card["data"]["val_identities"]).isdisjoint(
         json.loads((tmp_path / "run" / "config.json").read_text())["train_identities"]
     )
+
+
+def test_fine_tuning_with_gaze_supervision_starts_from_given_weights(tmp_path, tiny_corpus):
+    """--init-from loads the weights (and the card records them); with the gaze weight on, the step
+    redirects the drivers' irises and logs the gaze term."""
+    start = FaceLatentModel(face_preset("tiny"))
+    init = save_weights(start, tmp_path / "start.safetensors", {"preset": "tiny"})
+    config = FaceTrainConfig(
+        steps=1, batch_size=2, aux_every=2, log_every=1, eval_pairs=4, val_fraction=0.34, gaze=GazeSupervision(1.0)
+    )
+    start_path = tmp_path / "start.safetensors"
+    trainer = FaceTrainer(config, tiny_corpus, tmp_path / "run", device="cpu", init_weights=start_path)
+    loaded = trainer.model.state_dict().values()
+    assert all(torch.equal(a, b) for a, b in zip(start.state_dict().values(), loaded, strict=True))
+    trainer.train()
+    record = json.loads((tmp_path / "run" / "log.jsonl").read_text().splitlines()[0])
+    assert "gaze" in record and record["gaze"] >= 0
+    card = trainer.export(tmp_path / "face.safetensors")
+    assert card["initialised_from_sha256"] == init["sha256"] and card["training"]["gaze"]["weight"] == 1.0
 
 
 def test_trainer_rejects_crops_of_the_wrong_size(tmp_path, tiny_corpus):
