@@ -614,6 +614,10 @@ def markdown(results: dict) -> str:
         for r in results["generalisation"]:
             if not r["ok"]:
                 lines.append(f"- {r['portrait']} + {r['language']}: {r['error']}")
+    # Partial reruns merged into the results say so here (kept in the JSON as well).
+    notes = ([results["speed_note"]] if "speed_note" in results else []) + results.get("notes", [])
+    if notes:
+        lines += ["## Notes", ""] + [f"- {note}" for note in notes] + [""]
     return "\n".join(lines) + "\n"
 
 
