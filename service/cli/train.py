@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from media.weights import WeightsError
 from service.cli.errors import user_errors
 
 app = typer.Typer(help="Train the generator's networks on a prepared corpus.", no_args_is_help=True)
@@ -84,7 +85,7 @@ def face(
         config = dataclasses.replace(config, warmup_steps=warmup_steps)
     run_dir = run_dir or Path("runs") / f"face-{preset}"
     out = out or Path("weights") / "face" / f"{preset}.safetensors"
-    with user_errors():
+    with user_errors(WeightsError, ValueError):
         trainer = FaceTrainer(config, data, run_dir, device=device, init_weights=init_from)
     progress = _training_progress(
         "face/{task.fields[preset]}", "loss {task.fields[loss]:.3f}  psnr {task.fields[psnr]:.2f} dB"
@@ -158,7 +159,7 @@ def motion(
     progress = _training_progress("motion/{task.fields[preset]} {task.fields[stage]}", "loss {task.fields[loss]:.4f}")
     with progress:
         extract = progress.add_task("extract", total=None, preset=preset, stage="extracting latents", loss=0.0)
-        with user_errors():
+        with user_errors(WeightsError, ValueError):
             trainer = MotionTrainer(
                 config,
                 data,
