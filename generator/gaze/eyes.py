@@ -28,13 +28,17 @@ class EyeFinder:
 
     def patches(self, frame: np.ndarray) -> np.ndarray | None:
         """(2, PATCH_SIZE, PATCH_SIZE) float32 normalised eye patches, or None."""
+        found = self.boxes_and_patches(frame)
+        return None if found is None else found[1]
+
+    def boxes_and_patches(self, frame: np.ndarray) -> tuple[list[tuple[int, int, int, int]], np.ndarray] | None:
+        """The two eye boxes and their normalised patches (see `boxes`, `patches`), or None."""
         gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
         boxes = self._boxes(gray)
         if boxes is None:
             return None
-        return np.stack(
-            [normalise(cv2.resize(gray[y : y + h, x : x + w], (PATCH_SIZE, PATCH_SIZE))) for x, y, w, h in boxes]
-        )
+        patches = [normalise(cv2.resize(gray[y : y + h, x : x + w], (PATCH_SIZE, PATCH_SIZE))) for x, y, w, h in boxes]
+        return boxes, np.stack(patches)
 
     def _boxes(self, gray: np.ndarray) -> list[tuple[int, int, int, int]] | None:
         upper = gray[: int(gray.shape[0] * UPPER_FACE)]

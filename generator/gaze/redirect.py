@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from generator.gaze.eyes import PATCH_SIZE, EyeFinder, dark_centre, normalise
+from generator.gaze.eyes import PATCH_SIZE, EyeFinder, dark_centre
 from generator.gaze.warp import WARP_SIGMA
 from media.frames import to_uint8
 
@@ -40,20 +40,12 @@ class EyeLayout:
         irises = np.zeros((len(images), 2, 2), np.float32)
         found = np.zeros(len(images), bool)
         for index, image in enumerate(images):
-            pair = finder.boxes(image)
-            if pair is None:
+            eyes = finder.boxes_and_patches(image)
+            if eyes is None:
                 continue
             found[index] = True
-            boxes[index] = pair
-            grey = image.astype(np.float32) @ np.asarray(GREY_WEIGHTS, np.float32)
-            for eye, (x, y, w, h) in enumerate(pair):
-                patch = F.interpolate(
-                    torch.from_numpy(grey[y : y + h, x : x + w])[None, None],
-                    size=(PATCH_SIZE, PATCH_SIZE),
-                    mode="bilinear",
-                    align_corners=False,
-                )[0, 0].numpy()
-                irises[index, eye] = dark_centre(normalise(patch))
+            boxes[index] = eyes[0]
+            irises[index] = [dark_centre(patch) for patch in eyes[1]]
         device = frames.device
         return cls(*(torch.from_numpy(array).to(device) for array in (boxes, irises, found)))
 
