@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from bench.common import SHARED_DATA, device_description, write_results
 from generator.audio import AudioFeatureConfig, frame_energy
@@ -29,6 +31,7 @@ from generator.face.model import FaceLatentModel
 from generator.gaze.estimator import GazeEstimator
 from generator.gaze.eyes import EyeFinder
 from generator.gaze.redirect import EyeLayout, read_iris_offsets, redirect_gaze
+from generator.gaze.retarget import EyeRetargeter
 from generator.motion.config import DiffusionConfig, GuidanceScales, motion_preset
 from generator.motion.controls import EMOTION_PRESETS, Controls, EmotionSpace
 from generator.motion.model import MotionDiffusionTransformer
@@ -42,6 +45,7 @@ from media.speech import synthesize_speech
 from watermark.inference import VideoWatermarker
 
 PREPARED = Path("data/prepared-128")
+PARTS = ("speed", "motion", "controls", "round-trip", "long", "portraits")
 SPEECH_TEXT = (
     "The quick brown fox jumps over the lazy dog. Speech moves the lips, the head nods along, and the eyes "
     "blink now and then. This sentence is long enough to fill several windows of generated motion."
@@ -119,15 +123,20 @@ def untrained_pipeline(preset: str, device: torch.device) -> TalkingFacePipeline
     space = EmotionSpace(np.zeros(dyn, np.float32), np.eye(motion_config.emotion_dim, dyn, dtype=np.float32))
     return TalkingFacePipeline(
         face, motion, VideoWatermarker.from_pretrained(device=device), space, AudioFeatureConfig(), DiffusionConfig(),
-        identity={"name": "untrained", "version": preset}, device=device,
+        EyeRetargeter.from_pretrained(), identity={"name": "untrained", "version": preset}, device=device,
     )  # fmt: skip
 
 
 def measure_speed(
-    pipeline: TalkingFacePipeline, portrait: np.ndarray, audio: AudioTrack, steps: int, output_size: int | None = None
+    pipeline: TalkingFacePipeline,
+    portrait: np.ndarray,
+    audio: AudioTrack,
+    steps: int,
+    output_size: int | None = None,
+    controls: Controls = Controls(),
 ) -> dict:
     options = GenerationOptions(steps=steps, seed=0, output_size=output_size)
-    pipeline.generate(portrait, AudioTrack(audio.samples[:16_000], 16_000), options=options)  # warm-up
+    pipeline.generate(portrait, AudioTrack(audio.samples[:16_000], 16_000), controls, options)  # warm-up
     first_window: list[float] = []
     started = time.perf_counter()
 
@@ -135,14 +144,14 @@ def measure_speed(
         if not first_window:
             first_window.append(time.perf_counter() - started)
 
-    video = pipeline.generate(portrait, audio, options=options, on_progress=note_first)
+    video = pipeline.generate(portrait, audio, controls, options, on_progress=note_first)
     batch_seconds = time.perf_counter() - started
     # Streaming, compute-bound: all audio available, chunks of 40 ms.
     chunks = [audio.samples[i : i + 640] for i in range(0, len(audio.samples), 640)]
     started = time.perf_counter()
     first_frame = None
     count = 0
-    for _ in pipeline.stream(portrait, iter(chunks), options=options):
+    for _ in pipeline.stream(portrait, iter(chunks), controls, options):
         count += 1
         if first_frame is None:
             first_frame = time.perf_counter() - started
@@ -160,7 +169,7 @@ def measure_speed(
 
     started = time.perf_counter()
     live_first = None
-    for _ in pipeline.stream(portrait, live(), options=options):
+    for _ in pipeline.stream(portrait, live(), controls, options):
         live_first = time.perf_counter() - started
         break
     window_audio = (options.stream_window * pipeline.audio_config.samples_per_frame + 512) / 16_000
@@ -265,16 +274,22 @@ def control_effects(
     space = pipeline.emotion_space
 
     def frames_gaze(video) -> float:
-        motion = reencoded_motion(pipeline, video.frames)
+        motion = reencoded_motion(pipeline, resized(video.frames, pipeline.image_size))
         return float(np.degrees(np.nanmean(estimator.estimate(video.frames, motion[:, :2])[:, 0])))
 
-    gaze, scale, latent_scale = {-15.0: [], 15.0: []}, {0.8: [], 1.25: []}, {0.8: [], 1.25: []}
+    # Gaze is read at the size `candor generate` delivers: Haar misses most eyes of a 128 px crop, and the
+    # estimator then sees only the head. Once as delivered (eyes retargeted), once with the motion model
+    # alone (retargeting off), to tell the two apart.
+    gaze = {mode: {-15.0: [], 15.0: []} for mode in ("retargeted", "motion_only")}
+    scale, latent_scale = {0.8: [], 1.25: []}, {0.8: [], 1.25: []}
     moved: dict[str, list] = {name: [] for name in EMOTION_PRESETS[1:] if name in space.presets}
     moved_latent: dict[str, list] = {name: [] for name in moved}
     for portrait, options in runs:
-        for theta in gaze:
-            video = pipeline.generate(portrait, audio, Controls(gaze_degrees=(theta, 0.0)), options)
-            gaze[theta].append(frames_gaze(video))
+        for mode, by_theta in gaze.items():
+            gaze_options = replace(options, output_size=DELIVERY_SIZE, retarget_eyes=mode == "retargeted")
+            for theta, readings in by_theta.items():
+                video = pipeline.generate(portrait, audio, Controls(gaze_degrees=(theta, 0.0)), gaze_options)
+                readings.append(frames_gaze(video))
         for value in scale:
             video = pipeline.generate(portrait, audio, Controls(distance=value), options)
             scale[value].append(float(np.nanmean(face_scales(video.frames[::5], detector))))
@@ -288,7 +303,6 @@ def control_effects(
             video = pipeline.generate(portrait, audio, Controls(emotion=name), options)
             moved[name].append(space.project(reencoded_motion(pipeline, video.frames)[:, 6:].mean(0)) - on_frames)
             moved_latent[name].append(space.project(video.motion[:, 6:].mean(0)) - in_motion)
-    gaze_difference = np.array(gaze[15.0]) - np.array(gaze[-15.0])
     farther = np.array(scale[1.25]) < np.array(scale[0.8])
     emotions = {}
     for name in moved:
@@ -303,12 +317,8 @@ def control_effects(
     return {
         "runs": len(runs),
         "emotion_guidance": GenerationOptions().guidance.emotion,
-        "gaze_theta_deg": {
-            "minus_15": float(np.mean(gaze[-15.0])),
-            "plus_15": float(np.mean(gaze[15.0])),
-            "difference": float(gaze_difference.mean()),
-            "runs_apart": int((gaze_difference > 0).sum()),
-        },
+        "gaze_theta_deg": gaze_effect(gaze["retargeted"]),
+        "gaze_theta_deg_motion_only": gaze_effect(gaze["motion_only"]),
         "distance": {
             "0.8": {"face_scale": float(np.mean(scale[0.8])), "latent_log_scale": float(np.mean(latent_scale[0.8]))},
             "1.25": {"face_scale": float(np.mean(scale[1.25])), "latent_log_scale": float(np.mean(latent_scale[1.25]))},
@@ -317,6 +327,24 @@ def control_effects(
         },
         "emotion": emotions,
     }
+
+
+def gaze_effect(readings: dict[float, list[float]]) -> dict:
+    difference = np.array(readings[15.0]) - np.array(readings[-15.0])
+    return {
+        "output_size": DELIVERY_SIZE,
+        "minus_15": float(np.mean(readings[-15.0])),
+        "plus_15": float(np.mean(readings[15.0])),
+        "difference": float(difference.mean()),
+        "runs_apart": int((difference > 0).sum()),
+    }
+
+
+def resized(frames: np.ndarray, size: int) -> np.ndarray:
+    """(T, S, S, 3) uint8 frames area-resampled to (T, size, size, 3)."""
+    if frames.shape[1] == size:
+        return frames
+    return to_uint8(F.interpolate(to_tensor(frames, "cpu"), size=(size, size), mode="area"))
 
 
 def render_and_reencode(pipeline: TalkingFacePipeline, portrait: PreparedPortrait, motion: np.ndarray) -> np.ndarray:
@@ -477,17 +505,18 @@ def plot(results: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
-    speed = results["speed"]
-    names = list(speed)
-    x = np.arange(len(names))
-    axes[0].bar(x - 0.2, [speed[n]["batch_fps"] for n in names], 0.4, label="batch")
-    axes[0].bar(x + 0.2, [speed[n]["stream_fps"] for n in names], 0.4, label="stream")
-    axes[0].axhline(25, color="k", ls="--", lw=1, label="real time (25 fps)")
-    axes[0].set_xticks(x, names)
-    axes[0].set_yscale("log")
-    axes[0].set_ylabel("frames / s")
-    axes[0].set_title(f"speed ({results['device']})"[:60], fontsize=8)
-    axes[0].legend()
+    speed = results.get("speed", {})
+    if speed:
+        names = list(speed)
+        x = np.arange(len(names))
+        axes[0].bar(x - 0.2, [speed[n]["batch_fps"] for n in names], 0.4, label="batch")
+        axes[0].bar(x + 0.2, [speed[n]["stream_fps"] for n in names], 0.4, label="stream")
+        axes[0].axhline(25, color="k", ls="--", lw=1, label="real time (25 fps)")
+        axes[0].set_xticks(x, names, fontsize=7)
+        axes[0].set_yscale("log")
+        axes[0].set_ylabel("frames / s")
+        axes[0].set_title(f"speed ({results['device']})"[:60], fontsize=8)
+        axes[0].legend()
     if "long_audio" in results:
         long = results["long_audio"]
         t = np.arange(len(long["window_face_scale"])) * 2
@@ -517,19 +546,24 @@ def plot(results: dict, path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-def markdown(results: dict) -> str:
-    lines = ["# Talking-face generator benchmark", "", f"Device: {results['device']}", ""]
-    lines += ["## Speed", "", "| preset | weights | px | steps | batch fps | batch first window (s) | stream fps |"
-              " stream start latency, compute (s) | stream start latency, live 40 ms chunks (s) |",
-              "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
-    for name, s in results["speed"].items():
+def speed_lines(speed: dict) -> list[str]:
+    lines = ["## Speed", "", "| preset | weights | px | steps | batch fps | batch first window (s) | stream fps |"
+             " stream start latency, compute (s) | stream start latency, live 40 ms chunks (s) |",
+             "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for name, s in speed.items():
         lines.append(
             f"| {name} | {s['weights']} | {s['resolution']} | {s['sampler_steps']} | {s['batch_fps']:.1f} | "
             f"{s['batch_first_window_seconds']:.3f} | {s['stream_fps']:.1f} | "
             f"{s['stream_start_latency_compute_seconds']:.3f} | {s['stream_start_latency_live_seconds']:.3f} |"
         )
-    needed = next(iter(results["speed"].values()))["stream_audio_needed_seconds"]
-    lines += ["", f"Live latency includes waiting for the first streaming window's audio ({needed:.2f} s).", ""]
+    needed = next(iter(speed.values()))["stream_audio_needed_seconds"]
+    return lines + ["", f"Live latency includes waiting for the first streaming window's audio ({needed:.2f} s).", ""]
+
+
+def markdown(results: dict) -> str:
+    lines = ["# Talking-face generator benchmark", "", f"Device: {results['device']}", ""]
+    if results.get("speed"):
+        lines += speed_lines(results["speed"])
     for key in ("motion_statistics", "motion_statistics_audio_guidance_1"):
         if key not in results:
             continue
@@ -565,10 +599,15 @@ def markdown(results: dict) -> str:
         runs = c["runs"]
         lines += [f"## Controls (measured on outputs; means over {runs} runs = portraits x seeds, emotion guidance "
                   f"{c['emotion_guidance']})", ""]  # fmt: skip
-        g = c["gaze_theta_deg"]
-        lines.append(f"- gaze: estimated theta {g['minus_15']:.2f} deg at -15, {g['plus_15']:.2f} deg at +15 "
-                     f"(difference {g['difference']:+.2f}; apart in the right order in {g['runs_apart']}/{runs} "
-                     "runs)")  # fmt: skip
+        for key, label in (("gaze_theta_deg", "eyes retargeted, as delivered"),
+                           ("gaze_theta_deg_motion_only", "motion model alone, retargeting off")):  # fmt: skip
+            if key not in c:
+                continue
+            g = c[key]
+            size = f" at {g['output_size']} px" if "output_size" in g else ""
+            lines.append(f"- gaze ({label}{size}): estimated theta {g['minus_15']:.2f} deg at -15, "
+                         f"{g['plus_15']:.2f} deg at +15 (difference {g['difference']:+.2f}; apart in the right "
+                         f"order in {g['runs_apart']}/{runs} runs)")  # fmt: skip
         d = c["distance"]
         lines.append(f"- distance: face scale {d['0.8']['face_scale']:.3f} at 0.8, {d['1.25']['face_scale']:.3f} at "
                      f"1.25 (farther is smaller: {d['farther_is_smaller']}; in {d['runs_farther_smaller']}/{runs} "
@@ -627,12 +666,16 @@ def main() -> None:
     parser.add_argument("--presets", nargs="+", default=["tiny"])
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--clips", type=int, default=12, help="held-out clips for motion statistics")
-    parser.add_argument("--quick", action="store_true", help="speed only")
+    parser.add_argument("--quick", action="store_true", help="speed only (= --parts speed)")
+    parser.add_argument(
+        "--parts", nargs="+", choices=PARTS, default=list(PARTS), help="what to measure (default: everything)"
+    )
     parser.add_argument("--name", default="talking_face")
     parser.add_argument("--weights", type=Path, default=None, help="weights folder (default: the committed ones)")
     parser.add_argument("--long-seconds", type=float, default=60.0)
     parser.add_argument("--portraits", type=int, default=None, help="limit the portrait x language runs")
     args = parser.parse_args()
+    parts = {"speed"} if args.quick else set(args.parts)
     device = torch.device(args.device)
     speech = synthesize_speech(SPEECH_TEXT)
     portrait = sample_portrait()
@@ -646,6 +689,8 @@ def main() -> None:
         except Exception:  # noqa: BLE001 - no trained weights for this preset yet
             pipeline = untrained_pipeline(preset, device)
             weights = "untrained (architecture timing)"
+        if "speed" not in parts:
+            continue
         audio = speech if preset == "tiny" or device.type == "cuda" else AudioTrack(speech.samples[:32_000], 16_000)
         results["speed"][preset] = {"weights": weights, **measure_speed(pipeline, portrait, audio, args.steps)}
         print(preset, results["speed"][preset], flush=True)
@@ -656,12 +701,21 @@ def main() -> None:
                 **measure_speed(pipeline, portrait, audio, args.steps, output_size=DELIVERY_SIZE),
             }
             print(name, results["speed"][name], flush=True)
-    if not args.quick and trained is not None:
+            # A gaze control adds eye retargeting (Haar every fourth frame and a warp) to every frame.
+            name = f"tiny @ {DELIVERY_SIZE} px, gaze control"
+            results["speed"][name] = {
+                "weights": weights,
+                **measure_speed(
+                    pipeline, portrait, audio, args.steps, DELIVERY_SIZE, Controls(gaze_degrees=(15.0, 0.0))
+                ),
+            }
+            print(name, results["speed"][name], flush=True)
+    if parts - {"speed"} and trained is not None:
         from media.weights import read_card
 
         card = read_card((args.weights or Path("weights")) / "motion" / "tiny.safetensors")
         prepared = trained.prepare_portrait(portrait)
-        if PREPARED.is_dir():
+        if "motion" in parts and PREPARED.is_dir():
             clips = held_out_clips(card, args.clips)
             results["motion_statistics"] = motion_statistics(trained, clips, args.steps, seeds=(0, 1, 2))
             results["motion_statistics_audio_guidance_1"] = motion_statistics(trained, clips, args.steps, 1.0)
@@ -669,11 +723,13 @@ def main() -> None:
         # 6 s of the speech per run keeps the 8 runs x 8 generations to minutes on a CPU.
         control_speech = AudioTrack(speech.samples[: 6 * speech.sample_rate], speech.sample_rate)
         portraits = control_portraits(trained, prepared)
-        results["controls"] = control_effects(trained, portraits, control_speech, args.steps)
-        print("controls", results["controls"], flush=True)
-        results["renderer_round_trip"] = renderer_round_trip(trained, portraits)
-        print("renderer round trip", results["renderer_round_trip"], flush=True)
-        if (SHARED_DATA / "MANIFEST.tsv").is_file():
+        if "controls" in parts:
+            results["controls"] = control_effects(trained, portraits, control_speech, args.steps)
+            print("controls", results["controls"], flush=True)
+        if "round-trip" in parts:
+            results["renderer_round_trip"] = renderer_round_trip(trained, portraits)
+            print("renderer round trip", results["renderer_round_trip"], flush=True)
+        if "long" in parts and (SHARED_DATA / "MANIFEST.tsv").is_file():
             long_parts, total = [], 0
             for name in ("anitalker__audios_english_female.wav", "dreamtalk__french1.wav", "dreamtalk__german1.wav",
                          "dreamtalk__japan1.wav", "dreamtalk__italian1.wav", "dreamtalk__korean1.wav"):  # fmt: skip
@@ -686,6 +742,7 @@ def main() -> None:
                 samples = np.concatenate([samples, samples])
             results["long_audio"] = long_audio(trained, prepared, AudioTrack(samples[:length], 16_000), args.steps)
             print("long", {k: v for k, v in results["long_audio"].items() if not k.startswith("window")}, flush=True)
+        if "portraits" in parts and (SHARED_DATA / "MANIFEST.tsv").is_file():
             results["generalisation"] = generalisation(
                 trained, args.steps, limit_audio=12, real_portraits=20, limit=args.portraits
             )

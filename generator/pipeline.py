@@ -21,6 +21,8 @@ import torch.nn.functional as F
 from generator.audio import AudioFeatureConfig, frame_count, log_mel_features, silence_features
 from generator.face.config import face_preset
 from generator.face.model import FaceLatentModel, FaceLatents
+from generator.gaze.estimator import DEFAULT_WEIGHTS as DEFAULT_GAZE_WEIGHTS
+from generator.gaze.retarget import EyeRetargeter, EyeTarget
 from generator.motion.config import DiffusionConfig, GuidanceScales, MotionModelConfig
 from generator.motion.controls import Controls, EmotionSpace
 from generator.motion.diffusion import NoiseSchedule
@@ -53,6 +55,10 @@ class GenerationOptions:
     # (bicubic) before the watermark, which is then embedded at the delivered size, where it survives a
     # platform's re-encode far better than at 128 px (see the README's watermark section).
     output_size: int | None = None
+    # A gaze control also moves the rendered irises (generator/gaze/retarget.py); False leaves gaze to
+    # the motion model alone, which the tiny renderer barely shows (for comparison, or a renderer that
+    # draws the eyes itself).
+    retarget_eyes: bool = True
 
 
 # What `candor generate` delivers by default.
@@ -87,6 +93,7 @@ class TalkingFacePipeline:
         emotion_space: EmotionSpace,
         audio_config: AudioFeatureConfig,
         diffusion: DiffusionConfig,
+        eye_retargeter: EyeRetargeter,
         *,
         identity: dict[str, str],
         device: torch.device,
@@ -96,6 +103,7 @@ class TalkingFacePipeline:
         self.motion_model = motion_model.eval().to(device)
         self.watermarker = watermarker
         self.emotion_space = emotion_space
+        self.eye_retargeter = eye_retargeter
         self.audio_config = audio_config
         self.schedule = NoiseSchedule(diffusion)
         self.detector = FaceDetector()
@@ -114,12 +122,15 @@ class TalkingFacePipeline:
     def from_pretrained(
         cls, path: str | Path | None = None, *, preset: str = "tiny", device: str | torch.device | None = None
     ) -> TalkingFacePipeline:
-        """Load from a weights folder holding face/<preset>, motion/<preset> and watermark/default
-        (.safetensors + .json each; default: the repository's committed weights). Local files only."""
+        """Load from a weights folder holding face/<preset>, motion/<preset>, watermark/default and
+        optionally gaze/default (.safetensors + .json each; default: the repository's committed weights,
+        and for gaze the committed gaze network). Local files only."""
         root = Path(path) if path is not None else WEIGHTS_ROOT
         device = torch_device(device) if not isinstance(device, torch.device) else device
         face_path, motion_path = root / "face" / f"{preset}.safetensors", root / "motion" / f"{preset}.safetensors"
         watermark_path = root / "watermark" / "default.safetensors"
+        gaze_path = root / "gaze" / "default.safetensors"
+        gaze_path = gaze_path if gaze_path.is_file() else DEFAULT_GAZE_WEIGHTS
         for required in (face_path, motion_path, watermark_path):
             if not required.is_file():
                 raise WeightsError(f"{required}: weights not found (preset {preset!r})")
@@ -144,6 +155,7 @@ class TalkingFacePipeline:
             EmotionSpace.from_json(motion_card["emotion_space"]),
             AudioFeatureConfig(**motion_card["audio"]),
             DiffusionConfig(**motion_card["diffusion"]),
+            EyeRetargeter.from_pretrained(gaze_path),
             identity=identity,
             device=device,
         )
@@ -199,11 +211,25 @@ class TalkingFacePipeline:
 
     # -- rendering ----------------------------------------------------------------------------
     @torch.inference_mode()
+    def eye_target(
+        self, portrait: PreparedPortrait, controls: Controls, options: GenerationOptions
+    ) -> EyeTarget | None:
+        """The eye retargeting of a generation, or None (no gaze control, or retargeting off)."""
+        if controls.gaze_degrees is None or not options.retarget_eyes:
+            return None
+        return self.eye_retargeter.target(portrait.crop, controls.gaze_degrees)
+
+    @torch.inference_mode()
     def render(
-        self, portrait: PreparedPortrait, motion: torch.Tensor, generation_id: str, output_size: int | None = None
+        self,
+        portrait: PreparedPortrait,
+        motion: torch.Tensor,
+        generation_id: str,
+        output_size: int | None = None,
+        eye_target: EyeTarget | None = None,
     ) -> np.ndarray:
         """(T, D) motion -> (T, S, S, 3) uint8 frames of the portrait's face (S = output_size, default the
-        face model's), watermarked."""
+        face model's), eyes retargeted when `eye_target` is given, watermarked."""
         frames = []
         for start in range(0, len(motion), 25):
             chunk = motion[start : start + 25]
@@ -211,6 +237,8 @@ class TalkingFacePipeline:
             images = self.face_model.decode(portrait.latents.expand(len(chunk)), pose, dynamics).clamp(0, 1)
             if output_size is not None and output_size != images.shape[-1]:
                 images = F.interpolate(images, size=(output_size, output_size), mode="bicubic").clamp(0, 1)
+            if eye_target is not None:
+                images = self.eye_retargeter.apply(images, eye_target)
             frames.append(to_uint8(images))
         return self.watermarker.embed(np.concatenate(frames), generation_id)
 
@@ -233,6 +261,7 @@ class TalkingFacePipeline:
         n_frames = frame_count(len(audio.samples), self.audio_config)
         features = log_mel_features(audio.samples, self.audio_config, n_frames)
         sampler = self._sampler(portrait, controls, options)
+        eye_target = self.eye_target(portrait, controls, options)
         window = self.motion_model.config.window
         motion, frames = [], []
         timings = {"motion_seconds": 0.0, "render_seconds": 0.0}
@@ -241,7 +270,7 @@ class TalkingFacePipeline:
             window_motion = sampler.next_window(features[start : start + window])
             timings["motion_seconds"] += time.perf_counter() - tick
             tick = time.perf_counter()
-            frames.append(self.render(portrait, window_motion, generation_id, options.output_size))
+            frames.append(self.render(portrait, window_motion, generation_id, options.output_size, eye_target))
             timings["render_seconds"] += time.perf_counter() - tick
             motion.append(window_motion.cpu().numpy())
             if on_progress:
@@ -268,6 +297,7 @@ class TalkingFacePipeline:
         self.last_generation_id = generation_id
         portrait = self._portrait(image)
         sampler = self._sampler(portrait, controls, options)
+        eye_target = self.eye_target(portrait, controls, options)
         window = min(options.stream_window, self.motion_model.config.window)
         per_frame = self.audio_config.samples_per_frame
         # Features of frame t need audio a little past its end (the mel window is centred).
@@ -279,7 +309,7 @@ class TalkingFacePipeline:
         def emit(size: int) -> Iterator[np.ndarray]:
             nonlocal buffered, dropped, emitted
             yield from self._stream_window(
-                portrait, sampler, buffered, emitted - dropped, size, generation_id, options.output_size
+                portrait, sampler, buffered, emitted - dropped, size, generation_id, options.output_size, eye_target
             )
             emitted += size
             keep_from = max(0, emitted - _STREAM_CONTEXT_FRAMES)
@@ -297,7 +327,7 @@ class TalkingFacePipeline:
             yield from emit(min(window, total - emitted))
 
     def _stream_window(
-        self, portrait, sampler, buffered, start, size, generation_id, output_size
+        self, portrait, sampler, buffered, start, size, generation_id, output_size, eye_target
     ) -> Iterator[np.ndarray]:
         """Frames start..start+size of `buffered` (indices relative to the buffer's first sample)."""
         per_frame = self.audio_config.samples_per_frame
@@ -306,7 +336,7 @@ class TalkingFacePipeline:
         samples = buffered[first : (start + size) * per_frame + self.audio_config.n_fft // 2]
         offset = start - first // per_frame
         features = log_mel_features(samples, self.audio_config, offset + size)[offset:]
-        yield from self.render(portrait, sampler.next_window(features), generation_id, output_size)
+        yield from self.render(portrait, sampler.next_window(features), generation_id, output_size, eye_target)
 
 
 def _check_audio(audio: AudioTrack) -> None:

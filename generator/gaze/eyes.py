@@ -31,10 +31,18 @@ class EyeFinder:
         found = self.boxes_and_patches(frame)
         return None if found is None else found[1]
 
-    def boxes_and_patches(self, frame: np.ndarray) -> tuple[list[tuple[int, int, int, int]], np.ndarray] | None:
-        """The two eye boxes and their normalised patches (see `boxes`, `patches`), or None."""
+    def boxes_and_patches(
+        self, frame: np.ndarray, near: np.ndarray | None = None
+    ) -> tuple[list[tuple[int, int, int, int]], np.ndarray] | None:
+        """The two eye boxes and their normalised patches (see `boxes`, `patches`), or None.
+
+        `near`: (2, 4) boxes where the eyes are expected (e.g. the previous frame's); the search then
+        covers only their rows (half a box height of margin) and box sizes 0.7-1.4x theirs (a head 25 %
+        nearer or farther), about a third of the cost of a full search, which it falls back on when it
+        finds no pair there."""
         gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-        boxes = self._boxes(gray)
+        boxes = self._boxes_near(gray, near) if near is not None else None
+        boxes = boxes or self._boxes(gray)
         if boxes is None:
             return None
         patches = [normalise(cv2.resize(gray[y : y + h, x : x + w], (PATCH_SIZE, PATCH_SIZE))) for x, y, w, h in boxes]
@@ -43,12 +51,26 @@ class EyeFinder:
     def _boxes(self, gray: np.ndarray) -> list[tuple[int, int, int, int]] | None:
         upper = gray[: int(gray.shape[0] * UPPER_FACE)]
         minimum = max(6, gray.shape[0] // 14)
-        found = self.cascade.detectMultiScale(upper, 1.1, 3, minSize=(minimum, minimum))
-        if len(found) < 2:
-            return None
-        # The two largest boxes are the eyes.
-        largest = sorted((tuple(int(v) for v in box) for box in found), key=lambda b: -b[2] * b[3])[:2]
-        return sorted(largest)
+        return _two_largest(self.cascade.detectMultiScale(upper, 1.1, 3, minSize=(minimum, minimum)))
+
+    def _boxes_near(self, gray: np.ndarray, near: np.ndarray) -> list[tuple[int, int, int, int]] | None:
+        size = float(np.mean(near[:, 2:]))
+        top = max(int(near[:, 1].min() - size / 2), 0)
+        bottom = min(int((near[:, 1] + near[:, 3]).max() + size / 2), gray.shape[0])
+        smallest, largest = max(6, int(0.7 * size)), int(1.4 * size) + 1
+        found = self.cascade.detectMultiScale(
+            gray[top:bottom], 1.1, 3, minSize=(smallest, smallest), maxSize=(largest, largest)
+        )
+        boxes = _two_largest(found)
+        return None if boxes is None else [(x, y + top, w, h) for x, y, w, h in boxes]
+
+
+def _two_largest(found) -> list[tuple[int, int, int, int]] | None:
+    """The two largest of Haar's boxes (the eyes), left to right; None when fewer than two."""
+    if len(found) < 2:
+        return None
+    largest = sorted((tuple(int(v) for v in box) for box in found), key=lambda b: -b[2] * b[3])[:2]
+    return sorted(largest)
 
 
 def normalise(patch: np.ndarray) -> np.ndarray:

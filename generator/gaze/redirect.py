@@ -34,13 +34,14 @@ class EyeLayout:
     found: torch.Tensor
 
     @classmethod
-    def detect(cls, frames: torch.Tensor, finder: EyeFinder) -> EyeLayout:
+    def detect(cls, frames: torch.Tensor, finder: EyeFinder, near: np.ndarray | None = None) -> EyeLayout:
+        """`near`: (2, 4) boxes where the eyes are expected, in pixels (see EyeFinder.boxes_and_patches)."""
         images = to_uint8(frames.detach().cpu())
         boxes = np.zeros((len(images), 2, 4), np.float32)
         irises = np.zeros((len(images), 2, 2), np.float32)
         found = np.zeros(len(images), bool)
         for index, image in enumerate(images):
-            eyes = finder.boxes_and_patches(image)
+            eyes = finder.boxes_and_patches(image, near)
             if eyes is None:
                 continue
             found[index] = True

@@ -35,7 +35,14 @@ from generator.gaze.model import EyeGazeNet, GazeNetConfig
 from generator.gaze.redirect import EyeLayout, read_iris_offsets, redirect_gaze
 from generator.gaze.warp import random_shifts
 from generator.training.distributed import DistributedContext, init_distributed, shutdown_distributed
-from generator.training.run import device_description, git_commit, save_state, warmup_cosine
+from generator.training.run import (
+    device_description,
+    git_commit,
+    lineage_card,
+    run_lineage,
+    save_state,
+    warmup_cosine,
+)
 from media.corpus import PreparedCorpus
 from media.weights import load_weights, read_card, save_weights, unwrap
 
@@ -288,8 +295,12 @@ class FaceTrainer:
 
     def _resume(self) -> None:
         if not self.state_path.is_file():
+            self.lineage = run_lineage(None, dataclasses.asdict(self.config), 0, self.initialised_from)
             return
         state = torch.load(self.state_path, map_location=self.device, weights_only=True)
+        self.lineage = run_lineage(
+            state.get("lineage"), dataclasses.asdict(self.config), state["step"], self.initialised_from
+        )
         unwrap(self.model).load_state_dict(state["model"], strict=True)
         unwrap(self.discriminator).load_state_dict(state["discriminator"], strict=True)
         self.optimizer.load_state_dict(state["optimizer"])
@@ -308,6 +319,7 @@ class FaceTrainer:
             "disc_optimizer": self.disc_optimizer.state_dict(),
             "step": self.step,
             "elapsed_seconds": self.elapsed_seconds,
+            "lineage": self.lineage,
         }
         save_state(self.state_path, state)
 
@@ -440,7 +452,7 @@ class FaceTrainer:
             "device": device_description(self.device),
             "world_size": self.context.world_size,
             "git_commit": git_commit(),
-            "initialised_from_sha256": self.initialised_from,
+            **lineage_card(self.lineage),
             "metrics": metrics,
         }
         return save_weights(model, weights_path, card)

@@ -35,7 +35,14 @@ from generator.motion.diffusion import NoiseSchedule
 from generator.motion.latents import MotionClip, extract_motion_clips, load_motion_clips, save_motion_clips
 from generator.motion.model import CONDITIONS, MotionConditions, MotionDiffusionTransformer
 from generator.training.distributed import DistributedContext, init_distributed, shutdown_distributed
-from generator.training.run import device_description, git_commit, save_state, warmup_cosine
+from generator.training.run import (
+    device_description,
+    git_commit,
+    lineage_card,
+    run_lineage,
+    save_state,
+    warmup_cosine,
+)
 from media.corpus import PreparedCorpus
 from media.weights import load_weights, read_card, save_weights, unwrap
 
@@ -180,8 +187,12 @@ class MotionTrainer:
 
     def _resume(self) -> None:
         if not self.state_path.is_file():
+            self.lineage = run_lineage(None, dataclasses.asdict(self.config), 0, self.initialised_from)
             return
         state = torch.load(self.state_path, map_location=self.device, weights_only=True)
+        self.lineage = run_lineage(
+            state.get("lineage"), dataclasses.asdict(self.config), state["step"], self.initialised_from
+        )
         unwrap(self.model).load_state_dict(state["model"], strict=True)
         self.optimizer.load_state_dict(state["optimizer"])
         self.step = state["step"]
@@ -197,6 +208,7 @@ class MotionTrainer:
             "optimizer": self.optimizer.state_dict(),
             "step": self.step,
             "elapsed_seconds": self.elapsed_seconds,
+            "lineage": self.lineage,
         }
         save_state(self.state_path, state)
 
@@ -347,7 +359,7 @@ class MotionTrainer:
             "face_weights_sha256": self.face_weights_sha256,
             "face_preset": self.face_card["preset"],
             "gaze_weights_sha256": self.gaze_weights_sha256,
-            "initialised_from_sha256": self.initialised_from,
+            **lineage_card(self.lineage),
             "emotion_space": self.emotion_space.to_json(),
             "data": {
                 "prepared_dir": str(self.data_dir),

@@ -94,6 +94,16 @@ def test_fine_tuning_with_gaze_supervision_starts_from_given_weights(tmp_path, t
     assert "gaze" in record and record["gaze"] >= 0
     card = trainer.export(tmp_path / "face.safetensors")
     assert card["initialised_from_sha256"] == init["sha256"] and card["training"]["gaze"]["weight"] == 1.0
+    assert "training_segments" not in card
+    # Resumed with a stronger gaze weight and no --init-from: the card still names the starting weights
+    # and tells the two stretches apart.
+    stronger = dataclasses.replace(config, steps=2, gaze=GazeSupervision(2.0))
+    resumed = FaceTrainer(stronger, tiny_corpus, tmp_path / "run", device="cpu")
+    resumed.train()
+    card = resumed.export(tmp_path / "face.safetensors")
+    assert card["initialised_from_sha256"] == init["sha256"] and card["training"]["gaze"]["weight"] == 2.0
+    segments = card["training_segments"]
+    assert [(s["from_step"], s["training"]["gaze"]["weight"]) for s in segments] == [(0, 1.0), (1, 2.0)]
 
 
 def test_trainer_rejects_crops_of_the_wrong_size(tmp_path, tiny_corpus):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from media.audio import AudioTrack
 from media.errors import NoFaceFoundError
 from media.weights import WeightsError, read_card
 from tests.conftest import make_prepared_corpus
+from watermark.payload import new_generation_id
 
 REPO = Path(__file__).resolve().parents[2]
 MICRO = MotionModelConfig(window=16, context=4, emotion_dim=3, width=32, layers=1, heads=2)
@@ -147,6 +149,38 @@ def test_stream_emits_frames_while_audio_arrives(pipeline, portrait, spoken):
     assert sum(consumed) < len(spoken.samples)  # the first frame came before the audio ended
     frames = [first, *stream]
     assert len(frames) == int(np.ceil(spoken.duration * 25 - 1e-9))
+
+
+def test_a_gaze_control_retargets_the_eyes_of_batch_and_streamed_frames(pipeline, portrait, spoken):
+    gaze, options = Controls(gaze_degrees=(15.0, 0.0)), GenerationOptions(steps=2, seed=3)
+    prepared = pipeline.prepare_portrait(portrait)
+    assert pipeline.eye_target(prepared, Controls(), options) is None
+    target = pipeline.eye_target(prepared, gaze, options)
+    assert target is not None and target.portrait_boxes is not None
+    off = replace(options, retarget_eyes=False)
+    assert pipeline.eye_target(prepared, gaze, off) is None
+    boxes = target.portrait_boxes * pipeline.image_size
+    eyes = (
+        slice(int(boxes[:, 1].min()), int((boxes[:, 1] + boxes[:, 3]).max()) + 1),
+        slice(int(boxes[:, 0].min()), int((boxes[:, 0] + boxes[:, 2]).max()) + 1),
+    )
+    identifier = new_generation_id()
+
+    def change(turned: np.ndarray, kept: np.ndarray) -> np.ndarray:
+        return np.abs(turned.astype(np.float32) - kept).mean(axis=(0, 3))  # (S, S)
+
+    batch = change(
+        pipeline.generate(prepared, spoken, gaze, options, generation_id=identifier).frames,
+        pipeline.generate(prepared, spoken, gaze, off, generation_id=identifier).frames,
+    )
+    streamed = change(
+        np.stack(list(pipeline.stream(prepared, [spoken.samples], gaze, options, generation_id=identifier))),
+        np.stack(list(pipeline.stream(prepared, [spoken.samples], gaze, off, generation_id=identifier))),
+    )
+    # Around the eyes the irises moved; below them only the watermark (content-dependent) differs.
+    for difference in (batch, streamed):
+        assert difference[eyes].mean() > 1.5
+        assert difference[eyes].mean() > 4 * difference[100:].mean()
 
 
 def test_controls_and_bad_inputs(pipeline, portrait, spoken):
