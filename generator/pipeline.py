@@ -147,6 +147,8 @@ class TalkingFacePipeline:
             "face_sha256": face_card["sha256"],
             "motion_sha256": motion_card["sha256"],
             "watermark_sha256": read_card(watermark_path)["sha256"],
+            # The eye retargeting's gaze network shapes the frames too.
+            "gaze_sha256": read_card(gaze_path)["sha256"],
         }
         return cls(
             face_model,

@@ -42,8 +42,8 @@ class OutputRecord:
 
 
 def model_identity(identity: dict[str, str]) -> ModelIdentity:
-    """The pipeline's identity; the weights hash covers face, motion and watermark weights together."""
-    parts = [identity[key] for key in ("face_sha256", "motion_sha256", "watermark_sha256")]
+    """The pipeline's identity; the weights hash covers face, motion, watermark and gaze weights together."""
+    parts = [identity[key] for key in ("face_sha256", "motion_sha256", "watermark_sha256", "gaze_sha256")]
     combined = hashlib.sha256("\n".join(parts).encode()).hexdigest()
     return ModelIdentity(identity["name"], identity["version"], combined)
 

@@ -153,6 +153,8 @@ def test_stream_emits_frames_while_audio_arrives(pipeline, portrait, spoken):
 
 def test_a_gaze_control_retargets_the_eyes_of_batch_and_streamed_frames(pipeline, portrait, spoken):
     gaze, options = Controls(gaze_degrees=(15.0, 0.0)), GenerationOptions(steps=2, seed=3)
+    # The gaze network shapes the frames, so it is part of the identity the manifest records.
+    assert pipeline.identity["gaze_sha256"] == read_card(REPO / "weights" / "gaze" / "default.safetensors")["sha256"]
     prepared = pipeline.prepare_portrait(portrait)
     assert pipeline.eye_target(prepared, Controls(), options) is None
     target = pipeline.eye_target(prepared, gaze, options)
