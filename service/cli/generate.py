@@ -30,7 +30,11 @@ def generate(
     audio: Annotated[Path, typer.Option("--audio", help="Speech (WAV, MP3, FLAC, M4A, or a video's audio).")],
     out: Annotated[Path, typer.Option("--out", help="Output MP4 (H.264 + AAC, signed).")],
     gaze: Annotated[
-        str | None, typer.Option(help="Gaze direction THETA,PHI in degrees (+ right, + up); default: free.")
+        str | None,
+        typer.Option(
+            help="Gaze direction THETA,PHI in degrees (+ right, + up; the rendered eyes turn toward it, up to "
+            "25 deg); default: free."
+        ),
     ] = None,
     distance: Annotated[
         float | None, typer.Option(help="Head distance relative to the portrait (0.5-2.0; 1.2 = farther).")
