@@ -36,8 +36,8 @@ log = logging.getLogger(__name__)
 # An iris shift of 0.3 half-widths (~27 deg) stays below the warp's radius, so the warp does not fold.
 MAX_EYE_DEGREES = 25.0
 assert math.sin(math.radians(MAX_EYE_DEGREES)) / EYE_BOX_PER_RADIUS < WARP_SIGMA
-# Haar costs ~18 ms per 256 px frame, a third of the frame budget at 25 fps; at 25 fps the eyes move
-# little in four frames, so they are found every fourth frame and interpolated between.
+# A full Haar search costs ~18 ms per 256 px frame, nearly half the 40 ms a frame may take at 25 fps;
+# eyes move little in four frames, so they are found every fourth frame and interpolated between.
 DETECT_EVERY = 4
 # Haar misses most eyes of a 128 px crop (they are near its smallest box); smaller frames are upsampled
 # to this side for the search.
@@ -76,7 +76,11 @@ class EyeRetargeter:
         wanted = np.array([math.sin(theta), -math.sin(phi)], np.float32) / EYE_BOX_PER_RADIUS
         side = portrait_crop.shape[0]
         for scale in (1, 2):
-            image = portrait_crop if scale == 1 else cv2.resize(portrait_crop, (side * 2, side * 2), cv2.INTER_CUBIC)
+            image = (
+                portrait_crop
+                if scale == 1
+                else cv2.resize(portrait_crop, (side * 2, side * 2), interpolation=cv2.INTER_CUBIC)
+            )
             eyes = self.finder.boxes_and_patches(image)
             if eyes is not None:
                 boxes, patches = eyes
@@ -103,9 +107,9 @@ class EyeRetargeter:
 
     def track(self, frames: torch.Tensor, target: EyeTarget) -> EyeLayout | None:
         """Eye boxes and irises of every frame: Haar on every DETECT_EVERY-th frame and the last (searched
-        near the portrait's eyes first),
-        linearly interpolated between the frames where both eyes were found (held constant past the
-        first and last); the portrait's boxes when no probed frame has them; None without either."""
+        near the portrait's eyes first), linearly interpolated between the frames where both eyes were
+        found (held constant past the first and last); the portrait's boxes when no probed frame has
+        them; None without either."""
         count = len(frames)
         probes = np.array(sorted(set(range(0, count, DETECT_EVERY)) | {count - 1}))
         side = frames.shape[-1]

@@ -79,3 +79,15 @@ def test_frames_without_found_eyes_take_interpolated_boxes_or_the_portraits(reta
     eyeless = EyeTarget(target.shift, None)
     assert retargeter.track(blank, eyeless) is None
     assert torch.equal(retargeter.apply(blank, eyeless), blank)
+
+
+def test_the_eye_search_near_expected_boxes_finds_the_same_eyes_and_falls_back_when_they_are_elsewhere(
+    retargeter, crop
+):
+    full, _ = retargeter.finder.boxes_and_patches(crop)
+    expected = np.asarray(full, np.float32)
+    near, _ = retargeter.finder.boxes_and_patches(crop, expected)
+    assert np.abs(np.asarray(near) - expected).max() <= 0.15 * expected[:, 2].mean()
+    # Boxes expected at the chin: nothing there, so the full search answers.
+    wrong = expected + np.array([0, 120, 0, 0], np.float32)
+    assert retargeter.finder.boxes_and_patches(crop, wrong)[0] == full
