@@ -1,6 +1,7 @@
 """Benchmark of the talking-face generator (issue: Generator II).
 
     python -m bench.talking_face [--device cpu|cuda] [--presets tiny base full] [--quick]
+        [--parts speed motion controls round-trip long portraits] [--name NAME] [--weights DIR]
 
 Measures, and writes to bench/results/talking_face.{json,md,png}:
 - speed: batch and streaming frames per second and start latency per preset (presets without trained
@@ -8,7 +9,9 @@ Measures, and writes to bench/results/talking_face.{json,md,png}:
 - motion statistics against real clips of held-out identities (from ../shared/data prepared at 128 px):
   mean head-pose change between frames (VASA-1's delta-P) and the correlation of mouth openness with
   audio energy;
-- controls measured on the outputs: gaze +15 vs -15 degrees, distance 0.8 vs 1.25, emotion presets;
+- controls measured on the outputs: gaze +15 vs -15 degrees (at 256 px, with and without eye
+  retargeting), distance 0.8 vs 1.25, emotion presets;
+- the renderer round trip: how much of a known latent change (pose, emotion, iris shift) the renderer shows;
 - a 60-second generation: face scale and identity per 2-second window (drift);
 - artistic portraits x speech in several languages: every pair generates without error.
 """
