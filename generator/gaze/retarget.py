@@ -106,12 +106,12 @@ class EyeRetargeter:
         return turned
 
     def track(self, frames: torch.Tensor, target: EyeTarget) -> EyeLayout | None:
-        """Eye boxes and irises of every frame: Haar on every DETECT_EVERY-th frame and the last (searched
-        near the portrait's eyes first), linearly interpolated between the frames where both eyes were
-        found (held constant past the first and last); the portrait's boxes when no probed frame has
-        them; None without either."""
+        """Eye boxes and irises of every frame: Haar on every DETECT_EVERY-th frame (searched near the
+        portrait's eyes first), linearly interpolated between the frames where both eyes were found and
+        held constant past the first and last of them (a streaming window of 12 frames is probed 3
+        times); the portrait's boxes when no probed frame has them; None without either."""
         count = len(frames)
-        probes = np.array(sorted(set(range(0, count, DETECT_EVERY)) | {count - 1}))
+        probes = np.arange(0, count, DETECT_EVERY)
         side = frames.shape[-1]
         probe_frames = frames[torch.from_numpy(probes)]
         if side < DETECT_SIDE:
