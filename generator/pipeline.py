@@ -212,7 +212,6 @@ class TalkingFacePipeline:
         )
 
     # -- rendering ----------------------------------------------------------------------------
-    @torch.inference_mode()
     def eye_target(
         self, portrait: PreparedPortrait, controls: Controls, options: GenerationOptions
     ) -> EyeTarget | None:

@@ -45,8 +45,7 @@ class EyeFinder:
         boxes = boxes or self._boxes(gray)
         if boxes is None:
             return None
-        patches = [normalise(cv2.resize(gray[y : y + h, x : x + w], (PATCH_SIZE, PATCH_SIZE))) for x, y, w, h in boxes]
-        return boxes, np.stack(patches)
+        return boxes, cut_patches(gray, boxes)
 
     def _boxes(self, gray: np.ndarray) -> list[tuple[int, int, int, int]] | None:
         upper = gray[: int(gray.shape[0] * UPPER_FACE)]
@@ -63,6 +62,12 @@ class EyeFinder:
         )
         boxes = _two_largest(found)
         return None if boxes is None else [(x, y + top, w, h) for x, y, w, h in boxes]
+
+
+def cut_patches(gray: np.ndarray, boxes) -> np.ndarray:
+    """(2, PATCH_SIZE, PATCH_SIZE) normalised patches of a grey frame at eye boxes (x, y, w, h)."""
+    crops = [gray[max(y, 0) : y + h, max(x, 0) : x + w] for x, y, w, h in boxes]
+    return np.stack([normalise(cv2.resize(crop, (PATCH_SIZE, PATCH_SIZE))) for crop in crops])
 
 
 def _two_largest(found) -> list[tuple[int, int, int, int]] | None:

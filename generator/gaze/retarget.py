@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from generator.gaze.estimator import DEFAULT_WEIGHTS, EYE_BOX_PER_RADIUS
-from generator.gaze.eyes import PATCH_SIZE, EyeFinder, dark_centre
+from generator.gaze.eyes import EyeFinder, cut_patches, dark_centre
 from generator.gaze.model import EyeGazeNet, GazeNetConfig
 from generator.gaze.redirect import EyeLayout, redirect_gaze
 from generator.gaze.warp import WARP_SIGMA
@@ -141,9 +141,5 @@ class EyeRetargeter:
 
     def _dark_centres(self, frame: torch.Tensor, fractions: np.ndarray) -> np.ndarray:
         grey = cv2.cvtColor(to_uint8(frame[None].cpu())[0], cv2.COLOR_RGB2GRAY)
-        side = grey.shape[0]
-        centres = []
-        for x, y, w, h in np.round(fractions * side).astype(int):
-            patch = grey[max(y, 0) : y + h, max(x, 0) : x + w].astype(np.float32)
-            centres.append(dark_centre(cv2.resize(patch, (PATCH_SIZE, PATCH_SIZE))))
-        return np.stack(centres)
+        boxes = np.round(fractions * grey.shape[0]).astype(int)
+        return np.stack([dark_centre(patch) for patch in cut_patches(grey, boxes)])
