@@ -169,6 +169,8 @@ def verify_asset(
         report.ai_generated = c2pa_report.ai_generated
     elif report.recovered_manifest is not None and report.recovered_manifest.state in ("Trusted", "Valid"):
         report.ai_generated = report.recovered_manifest.ai_generated
-    elif watermark_id:
+    elif watermark and watermark.get("detected"):
         report.ai_generated = True
+    if watermark and watermark.get("detected") and not watermark_id:
+        report.notes.append("Candor's watermark is present but its generation ID could not be read")
     return report

@@ -6,11 +6,13 @@ re-encode (watermark.modules.informed).
 
 Video decision: average the extractor's per-frame evidence over the clip (the carrier tile statistics
 are linear in the frames), read the carriers at three candidate alignments (none: most re-encodes;
-the sign-blind peak; the alignment where the known detection-key bits agree most, for crops), decode
-the ECC, and report the generation ID with a binomial p-value on the detection key, multiplied by the
-number of alignments each reading was chosen from (so searching cannot manufacture detections);
-"detected" means p < 1e-6 and a valid codeword. The same reading is made per time span (1 s by
-default), so an excerpt can be read on its own.
+the sign-blind energy peak; the alignment where the known detection-key bits agree most, for crops),
+decode the ECC, and report the generation ID with a p-value that combines the binomial tail of the
+detection key with the decoded codeword's distance (watermark.payload), multiplied by the number of
+alignments each reading was chosen from (so searching cannot manufacture detections); "detected"
+means p < 1e-6, and the ID is reported when the codeword decodes (a heavily processed video can keep
+the mark but lose its ID). The same reading is made per time span (1 s by default), so an excerpt can
+be read on its own.
 """
 
 from __future__ import annotations
@@ -49,7 +51,10 @@ class SpanReading:
 
 @dataclass
 class WatermarkReport:
-    """The result of `candor watermark extract` (also embedded in verification reports)."""
+    """The result of `candor watermark extract` (also embedded in verification reports).
+
+    p_value: the decision's (detected: p_value < 1e-6); key_p_value: the binomial tail of the key bits
+    alone, before the search correction and the codeword's evidence (see watermark.payload)."""
 
     detected: bool
     id: str | None
@@ -58,6 +63,7 @@ class WatermarkReport:
     key_matches: int
     key_bits: int
     corrected_bits: int | None
+    key_p_value: float = 1.0
     bit_confidence: list[float] = field(default_factory=list)
     spans: list[SpanReading] = field(default_factory=list)
 
@@ -153,7 +159,7 @@ class VideoWatermarker:
             for _, logits, trials in candidates:
                 scores = logits[0].cpu().numpy()
                 readings.append((self.codec.decode(scores, trials=trials * len(candidates)), scores))
-            return min(readings, key=lambda item: (not item[0].detected, item[0].p_value))
+            return min(readings, key=lambda item: (not item[0].detected, item[0].id is None, item[0].p_value))
 
         overall, overall_logits = read(slice(None))
         span = max(1, int(round(span_seconds * fps)))
@@ -162,7 +168,14 @@ class VideoWatermarker:
             reading, _ = read(slice(start, start + span))
             count = min(span, len(learned) - start)
             spans.append(
-                SpanReading(start / fps, (start + count) / fps, count, reading.detected, reading.id, reading.p_value)
+                SpanReading(
+                    start / fps,
+                    (start + count) / fps,
+                    count,
+                    reading.detected,
+                    reading.id if reading.detected else None,
+                    reading.p_value,
+                )
             )
         return _report(overall, len(learned), overall_logits, spans)
 
@@ -219,7 +232,8 @@ def _report(reading: PayloadReading, frames: int, logits: np.ndarray, spans: lis
         frames=frames,
         key_matches=reading.key_matches,
         key_bits=reading.key_bits,
-        corrected_bits=reading.corrected,
+        corrected_bits=reading.corrected if reading.detected else None,
+        key_p_value=reading.key_p_value,
         bit_confidence=[round(float(c), 4) for c in confidence],
         spans=spans,
     )

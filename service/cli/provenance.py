@@ -175,7 +175,8 @@ def _print_report(report: dict) -> None:
     if watermark is None:
         console.print("  watermark:       not checked (no watermark weights)")
     else:
-        found = f"ID {watermark['id']} (p = {watermark['p_value']:.1e})" if watermark["detected"] else "not detected"
+        generation = f"ID {watermark['id']}" if watermark["id"] else "present, ID unreadable"
+        found = f"{generation} (p = {watermark['p_value']:.1e})" if watermark["detected"] else "not detected"
         console.print(f"  watermark:       {found}")
     if report["agreement"] is not None:
         console.print(f"  agree:           {'yes' if report['agreement'] else '[red]NO[/]'}")

@@ -158,6 +158,10 @@ def test_manifest_recovered_through_the_watermark_after_stripping(signed_mp4, tr
     # A watermark naming another generation is a disagreement.
     other = verify_asset(path, trust_anchors=trust_anchors, watermark={**watermark, "id": "f" * 16}, store=store)
     assert other.agreement is False
+    # A mark whose ID was lost (heavy processing) still says the file is Candor's, with nothing recovered.
+    lost = verify_asset(stripped, trust_anchors=trust_anchors, watermark={**watermark, "id": None}, store=store)
+    assert not lost.recovered and lost.agreement is None and lost.ai_generated is True
+    assert any("ID could not be read" in note for note in lost.notes)
 
 
 def test_store_never_overwrites_an_id(tmp_path):

@@ -88,9 +88,12 @@ def test_key_signs_and_search_correction():
     single = codec.decode(bits)
     searched = codec.decode(bits, trials=9216)
     assert searched.p_value == 9216 * single.p_value and searched.detected
-    # 57 of 64 key bits is strong evidence for one reading, not for the best of 9216 alignments.
+    # 57 of 64 key bits (and a codeword too noisy to decode) is strong evidence for one reading, not
+    # for the best of 9216 alignments.
     noisy = bits.copy()
     noisy[:7] *= -1
+    noisy[64:] *= np.random.default_rng(0).normal(size=len(noisy) - 64) * 0.01
+    assert codec.decode(noisy).id is None
     assert codec.decode(noisy).detected and not codec.decode(noisy, trials=9216 * 3).detected
 
 

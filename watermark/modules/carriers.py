@@ -101,18 +101,20 @@ def alignment_correlations(tiles: torch.Tensor, carriers: torch.Tensor) -> torch
 
 
 def sign_blind_alignment(correlation: torch.Tensor) -> torch.Tensor:
-    """(B, n_scales, n_bits, P*P) -> (B,) flat index (scale x shift) of the alignment where every bit
-    stands clear of zero.
+    """(B, n_scales, n_bits, P*P) -> (B,) flat index (scale x shift) of the alignment where the
+    correlations carry the most energy over bits, relative to the median energy over shifts at that
+    rescaling (scale-free: rescalings differ in how much host they let through).
 
-    Informed embedding lifts each bit to a margin, while at a wrong alignment the correlations are
-    noise-like and some of 191 always lie near zero. So alignments are ranked by the 3rd-smallest
-    |correlation| over bits relative to the median |correlation| there (scale-free, and with 3 rather
-    than the minimum a couple of damaged bits do not hide the alignment). Magnitudes only: the choice
-    is independent of the payload's signs, so it does not bias the key-bit test.
+    At the true alignment every bit adds its carrier's energy, at a wrong one only host and codec noise.
+    Energy rather than the weakest bits: after a crop and a re-encode some bits sit near zero at the
+    true alignment too (on 10 clips cropped to 75 % and re-encoded at CRF 28, 256 px, the energy peak
+    was the true alignment 8 times, the 3rd-smallest |correlation| relative to the median 0 times).
+    Magnitudes only: the choice is independent of the payload's signs, so it does not bias the
+    key-bit test and costs no search correction.
     """
-    magnitude = correlation.abs()
-    low = magnitude.kthvalue(min(3, correlation.shape[2]), dim=2).values  # (B, n_scales, P*P)
-    return (low / magnitude.median(dim=2).values.clamp(min=1e-20)).flatten(1).argmax(dim=1)
+    energy = correlation.square().sum(dim=2)  # (B, n_scales, P*P)
+    relative = energy / energy.median(dim=2, keepdim=True).values.clamp(min=1e-30)
+    return relative.flatten(1).argmax(dim=1)
 
 
 def known_sign_alignment(correlation: torch.Tensor, signs: torch.Tensor) -> torch.Tensor:
