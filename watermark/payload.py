@@ -6,7 +6,8 @@ The detection key is a fixed pseudo-random pattern derived from the watermark se
 video each of its bits matches with probability 1/2, so the number of matching key bits gives an
 exact binomial p-value for "this video carries a Candor watermark". The ID is protected by a BCH code
 over GF(2^7) (the Linux kernel implementation, via bchlib) that corrects 10 bit errors, with a Chase
-search over the least reliable bits when hard decoding fails. All bits are XORed with a secret
+search over the least reliable bits when hard decoding fails and, beyond that, ordered-statistics
+decoding (watermark.ordered_statistics) where the key shows the mark is there. All bits are XORed with a secret
 pseudo-random mask, so payload bits are unbiased whatever the ID and key look like.
 
 The decoded codeword is evidence too: a random 127-bit word lies within d bits of one of the 2^64
@@ -74,8 +75,9 @@ class PayloadConfig:
     # codeword is the ID only within osd_max_distance bits of the hard decisions and if it fits the
     # scores clearly better than the runner-up (osd_min_margin), whichever decoder found it: the
     # runner-up's reliability-weighted disagreement at least 1.7x the winner's. Simulated readings where
-    # only ordered statistics decodes (10-25 % bit errors): 1 wrong ID per ~1,300 accepted at 0.7, 1 per
-    # ~460 at 0.5; real crops + CRF 28 that it rescued had margins 0.5-2.2.
+    # only ordered statistics decodes (10-25 % bit errors, 2 seeds): 3 wrong IDs in 2,541 accepted at
+    # 0.7, 12 in 3,707 at 0.5 (no threshold separates them cleanly); real crops + CRF 28 that it
+    # rescued had margins 0.5-2.2.
     osd_order: int = 2
     osd_max_distance: int = 17
     osd_min_margin: float = 0.7
@@ -93,7 +95,7 @@ class PayloadReading:
     the readings it was chosen from.
     key_p_value: P(at least key_matches of key_bits match | unmarked video), the exact binomial tail.
     codeword_p_value: P(a random word decodes within `corrected` bits | unmarked video), or None.
-    corrected: bit errors the BCH code corrected (None if decoding failed).
+    corrected: bits the decoder changed to reach the codeword (None if decoding failed).
     """
 
     detected: bool
@@ -192,9 +194,10 @@ class PayloadCodec:
         """The generation ID and the bits corrected, or (None, None).
 
         Candidates: the algebraic (Chase) decoding and, where it fails and `search`, ordered-statistics
-        decoding. Any candidate is confirmed by ordered statistics: it must
-        fit the scores clearly better than every other codeword found (osd_min_margin), since at high
-        error rates the nearest codeword in Hamming distance can be a wrong one (a miscorrection)."""
+        decoding. A candidate more than a few bits away (see _UNAMBIGUOUS_CODEWORD) is confirmed by
+        ordered statistics: it must fit the scores clearly better than every other codeword found
+        (osd_min_margin), since at high error rates the nearest codeword in Hamming distance can be a
+        wrong one (a miscorrection)."""
         chase = self._chase(scores)
         if chase is None and not search:
             return None, None
