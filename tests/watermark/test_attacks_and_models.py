@@ -56,3 +56,27 @@ def test_jnd_mask_prefers_texture_to_flat_areas():
     flat = torch.full((1, 3, 64, 64), 0.5)
     textured = torch.rand(1, 3, 64, 64)
     assert float(jnd_mask(textured).mean()) > 2 * float(jnd_mask(flat).mean())
+
+
+def test_sign_blind_alignment_finds_a_shifted_pattern_whose_weak_bits_sit_near_zero():
+    """A crop is a cyclic shift of the tile; after a codec some bits sit near zero at the true shift,
+    which must not hide it (the rule uses the energy over all bits, never the payload's signs)."""
+    from watermark.modules.carriers import alignment_correlations, initial_carriers, sign_blind_alignment
+
+    carriers = initial_carriers(191, 32)
+    rng = np.random.default_rng(0)
+    amplitudes = torch.from_numpy(rng.choice([-1.0, 1.0], 191)).float()
+    amplitudes[:20] *= 0.02  # twenty bits damaged almost to nothing
+    tile = torch.einsum("n,npq->pq", amplitudes, carriers)
+    shifted = torch.roll(tile, shifts=(5, 11), dims=(0, 1))
+    noisy = shifted + 0.5 * torch.from_numpy(rng.normal(size=(32, 32))).float()
+    # Three rescalings: the pattern at the first, noise only at the others.
+    tiles = torch.stack([noisy, torch.randn(32, 32), torch.randn(32, 32)])[None]
+    correlation = alignment_correlations(tiles, carriers)
+    index = int(sign_blind_alignment(correlation)[0])
+    assert index // 1024 == 0
+    # correlate() is a circular cross-correlation: the pattern rolled by (5, 11) peaks at that shift.
+    assert divmod(index % 1024, 32) == (5, 11)
+    # The same with the payload's signs flipped: the choice does not depend on them.
+    flipped = alignment_correlations(torch.stack([-noisy, tiles[0, 1], tiles[0, 2]])[None], carriers)
+    assert int(sign_blind_alignment(flipped)[0]) == index
