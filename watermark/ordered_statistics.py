@@ -56,10 +56,14 @@ class OrderedStatisticsDecoder:
             candidates = np.vstack([candidates, np.asarray(extra, dtype=candidates.dtype)[by_reliability]])
             candidates = np.unique(candidates, axis=0)
         disagreement = (candidates != hard[by_reliability]) @ reliability[by_reliability]
-        best, runner_up = np.argsort(disagreement)[:2]
+        ranked = np.argsort(disagreement)
+        best = ranked[0]
         codeword = np.empty(self.n, dtype=np.uint8)
         codeword[by_reliability] = candidates[best]
-        margin = (disagreement[runner_up] - disagreement[best]) / max(float(disagreement[best]), 1e-12)
+        if len(ranked) == 1:  # order 0 and nothing else found: no runner-up to compare with
+            margin = float("inf")
+        else:
+            margin = (disagreement[ranked[1]] - disagreement[best]) / max(float(disagreement[best]), 1e-12)
         return OrderedStatisticsResult(codeword, int(np.sum(codeword != hard)), float(margin))
 
 
