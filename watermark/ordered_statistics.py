@@ -53,8 +53,9 @@ class OrderedStatisticsDecoder:
         sums = (base ^ self._flips).astype(np.float32) @ systematic.astype(np.float32)
         candidates = (sums.astype(np.int64) % 2).astype(np.uint8)  # (patterns, n), reordered
         if extra is not None:
-            candidates = np.vstack([candidates, np.asarray(extra, dtype=candidates.dtype)[by_reliability]])
-            candidates = np.unique(candidates, axis=0)
+            extra = np.asarray(extra, dtype=candidates.dtype)[by_reliability]
+            if not (candidates == extra).all(axis=1).any():  # a duplicate would be its own runner-up
+                candidates = np.vstack([candidates, extra])
         disagreement = (candidates != hard[by_reliability]) @ reliability[by_reliability]
         ranked = np.argsort(disagreement)
         best = ranked[0]

@@ -139,6 +139,8 @@ class PayloadCodec:
         units = np.eye(GENERATION_ID_BITS, dtype=np.uint8)
         generator = np.stack([self._codeword(np.packbits(unit).tobytes()) for unit in units])
         self._ordered_statistics = OrderedStatisticsDecoder(generator, config.osd_order)
+        # The codeword evidence of the nearest codeword ordered statistics can add beyond BCH's radius.
+        self._beyond_bch = self.codeword_p_value(config.bch_t + 1)
 
     def encode(self, generation_id: str) -> np.ndarray:
         """(n_bits,) uint8 in {0, 1} for a 16-hex-digit generation ID."""
@@ -170,8 +172,7 @@ class PayloadCodec:
         key_alone = min(1.0, trials * combined_p_value(key_p_value, 1.0))
         # Ordered statistics only pay where a codeword just beyond the BCH radius would make the
         # reading a detection (on unmarked video almost never: it costs ~10 ms).
-        beyond_bch = self.codeword_p_value(self.config.bch_t + 1)
-        worth_searching = trials * combined_p_value(key_p_value, beyond_bch) < DETECTION_P_VALUE
+        worth_searching = trials * combined_p_value(key_p_value, self._beyond_bch) < DETECTION_P_VALUE
         generation_id, corrected = self._decode_id(scores[key_bits:], worth_searching)
         if generation_id is None:
             codeword_p_value, p_value = None, key_alone
