@@ -148,8 +148,9 @@ class VideoWatermarker:
 
         key_signs = torch.from_numpy(self.codec.key_signs()).float().to(self.device)
 
-        def read(selection: slice) -> tuple[PayloadReading, np.ndarray]:
-            """The best of the candidate alignments; p-values count every alignment that was tried."""
+        def read(selection: slice, readings_made: int = 1) -> tuple[PayloadReading, np.ndarray]:
+            """The best of the candidate alignments; p-values count every alignment that was tried, and
+            the `readings_made` of which this is one (the spans of a clip)."""
             candidates = self.model.candidate_logits(
                 learned[selection].mean(0, keepdim=True).to(self.device),
                 tiles[selection].mean(0, keepdim=True).to(self.device),
@@ -158,15 +159,17 @@ class VideoWatermarker:
             readings = []
             for _, logits, trials in candidates:
                 scores = logits[0].cpu().numpy()
-                readings.append((self.codec.decode(scores, trials=trials * len(candidates)), scores))
+                readings.append((self.codec.decode(scores, trials=trials * len(candidates) * readings_made), scores))
             return min(readings, key=lambda item: (not item[0].detected, item[0].id is None, item[0].p_value))
 
         overall, overall_logits = read(slice(None))
-        span = max(1, int(round(span_seconds * fps)))
+        # Each span is a test of its own, so each is corrected for the number of spans (a 60-s clip read
+        # at 1e-6 per span would otherwise report a false span in about 6e-5 of unmarked videos).
+        bounds = span_bounds(len(learned), max(1, int(round(span_seconds * fps))))
         spans = []
-        for start in range(0, len(learned), span):
-            reading, _ = read(slice(start, start + span))
-            count = min(span, len(learned) - start)
+        for start, end in bounds:
+            reading, _ = read(slice(start, end), len(bounds))
+            count = end - start
             spans.append(
                 SpanReading(
                     start / fps,
@@ -191,6 +194,16 @@ class VideoWatermarker:
         times: list[float] = []
         learned, tiles = self.statistics(_frames_until(path, max_seconds, times))
         return self.decide(learned, tiles, fps=_estimate_fps(times), span_seconds=span_seconds)
+
+
+def span_bounds(frames: int, span: int) -> list[tuple[int, int]]:
+    """[start, end) frame ranges of consecutive spans of `span` frames; a trailing remainder shorter
+    than half a span joins the span before it (a few frames make a weak reading of their own)."""
+    bounds = [(start, min(start + span, frames)) for start in range(0, frames, span)]
+    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] < span / 2:
+        last_start, _ = bounds.pop(-2)
+        bounds[-1] = (last_start, frames)
+    return bounds
 
 
 def _luma(frames: np.ndarray, device: torch.device) -> torch.Tensor:

@@ -60,8 +60,8 @@ def test_jnd_mask_prefers_texture_to_flat_areas():
 
 def test_sign_blind_alignment_finds_a_shifted_pattern_whose_weak_bits_sit_near_zero():
     """A crop is a cyclic shift of the tile; after a codec some bits sit near zero at the true shift,
-    which must not hide it (the rule uses the energy over all bits, never the payload's signs)."""
-    from watermark.modules.carriers import alignment_correlations, initial_carriers, sign_blind_alignment
+    which must not hide it (the rule uses energies, never the payload's signs)."""
+    from watermark.modules.carriers import initial_carriers, sign_blind_alignment
 
     carriers = initial_carriers(191, 32)
     rng = np.random.default_rng(0)
@@ -72,11 +72,37 @@ def test_sign_blind_alignment_finds_a_shifted_pattern_whose_weak_bits_sit_near_z
     noisy = shifted + 0.5 * torch.from_numpy(rng.normal(size=(32, 32))).float()
     # Three rescalings: the pattern at the first, noise only at the others.
     tiles = torch.stack([noisy, torch.randn(32, 32), torch.randn(32, 32)])[None]
-    correlation = alignment_correlations(tiles, carriers)
-    index = int(sign_blind_alignment(correlation)[0])
+    index = int(sign_blind_alignment(tiles, carriers)[0])
     assert index // 1024 == 0
     # correlate() is a circular cross-correlation: the pattern rolled by (5, 11) peaks at that shift.
     assert divmod(index % 1024, 32) == (5, 11)
     # The same with the payload's signs flipped: the choice does not depend on them.
-    flipped = alignment_correlations(torch.stack([-noisy, tiles[0, 1], tiles[0, 2]])[None], carriers)
-    assert int(sign_blind_alignment(flipped)[0]) == index
+    flipped = torch.stack([-noisy, tiles[0, 1], tiles[0, 2]])[None]
+    assert int(sign_blind_alignment(flipped, carriers)[0]) == index
+
+
+def test_carrier_subspace_splits_the_band_into_the_carriers_span_and_the_rest():
+    """The sign-blind rule compares a tile's energy in the carriers' span with the rest of their band:
+    a pattern of carriers lies wholly in the span at its own alignment, half of it at any other
+    shift (the carriers fill half their band), and so does noise."""
+    from watermark.modules.carriers import carrier_subspace, correlate, initial_carriers
+
+    carriers = initial_carriers(191, 32)
+    basis, band = carrier_subspace(carriers)
+    assert int(band.sum()) == 2 * 191
+    flat = basis.flatten(1).double()
+    assert torch.allclose(flat @ flat.T, torch.eye(191, dtype=torch.float64), atol=1e-4)
+
+    def share_in_span(tile: torch.Tensor) -> torch.Tensor:
+        in_span = correlate(tile[None], basis)[0].square().sum(0) * 32**4
+        in_band = (torch.fft.fft2(tile).abs().square() * band).sum() / 32**2
+        return (in_span / in_band).flatten()
+
+    rng = np.random.default_rng(1)
+    pattern = torch.einsum("n,npq->pq", torch.from_numpy(rng.choice([-1.0, 1.0], 191)).float(), carriers)
+    shares = share_in_span(pattern)
+    assert float(shares[0]) == pytest.approx(1.0, abs=1e-3)
+    assert 0.35 < float(shares[1:].median()) < 0.65
+    assert float(shares[1:].max()) < 0.8
+    noise = share_in_span(torch.from_numpy(rng.normal(size=(32, 32))).float())
+    assert 0.35 < float(noise.median()) < 0.65

@@ -10,7 +10,7 @@ import torch
 from media.faces import crop_face
 from media.samples import sample_portrait
 from media.video import transcode_frames
-from watermark.inference import VideoWatermarker
+from watermark.inference import VideoWatermarker, span_bounds
 from watermark.modules.carriers import initial_carriers
 from watermark.modules.informed import (
     CarrierBand,
@@ -77,6 +77,23 @@ def test_still_face_carries_the_id_through_platform_encodes():
         assert report.detected and report.id == "a1b2c3d4e5f60718" and report.p_value < 1e-6
     unmarked = watermarker.read_frames(frames)
     assert not unmarked.detected and unmarked.id is None
+
+
+def test_every_span_is_a_test_of_its_own():
+    """A span's p-value counts the spans read (Bonferroni), and a short trailing remainder joins the
+    span before it rather than making a weak reading of a few frames."""
+    assert span_bounds(51, 25) == [(0, 25), (25, 51)]
+    assert span_bounds(63, 25) == [(0, 25), (25, 50), (50, 63)]
+    assert span_bounds(10, 25) == [(0, 10)]
+    crop, _ = crop_face(sample_portrait(), size=128)
+    watermarker = VideoWatermarker.from_pretrained()
+    still = np.repeat(watermarker.embed(crop[None], "a1b2c3d4e5f60718"), 75, axis=0)
+    report = watermarker.read_frames(still, fps=25.0)
+    # Every span holds the same frames as the clip, so its evidence is the clip's, tested three times.
+    assert len(report.spans) == 3 and report.p_value < 1e-10
+    for span in report.spans:
+        assert span.p_value == pytest.approx(3 * report.p_value, rel=1e-9)
+        assert span.detected and span.id == "a1b2c3d4e5f60718"
 
 
 def test_key_signs_and_search_correction():

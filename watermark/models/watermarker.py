@@ -141,7 +141,7 @@ class Watermarker(nn.Module):
         identity = torch.full((batch,), self.config.search_scales.index(1.0) * shifts, device=tiles.device)
         choices = [
             ("identity", identity, 1),
-            ("sign-blind", sign_blind_alignment(correlation), 1),
+            ("sign-blind", sign_blind_alignment(tiles, extractor.carriers), 1),
             ("known-sign", known_sign_alignment(correlation, key_signs), n_scales * shifts),
         ]
         gain = extractor.log_gain.exp()
