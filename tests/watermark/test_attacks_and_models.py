@@ -61,7 +61,7 @@ def test_jnd_mask_prefers_texture_to_flat_areas():
 def test_sign_blind_alignment_finds_a_shifted_pattern_whose_weak_bits_sit_near_zero():
     """A crop is a cyclic shift of the tile; after a codec some bits sit near zero at the true shift,
     which must not hide it (the rule uses energies, never the payload's signs)."""
-    from watermark.modules.carriers import initial_carriers, sign_blind_alignment
+    from watermark.modules.carriers import carrier_subspace, initial_carriers, sign_blind_alignment
 
     carriers = initial_carriers(191, 32)
     rng = np.random.default_rng(0)
@@ -72,13 +72,14 @@ def test_sign_blind_alignment_finds_a_shifted_pattern_whose_weak_bits_sit_near_z
     noisy = shifted + 0.5 * torch.from_numpy(rng.normal(size=(32, 32))).float()
     # Three rescalings: the pattern at the first, noise only at the others.
     tiles = torch.stack([noisy, torch.randn(32, 32), torch.randn(32, 32)])[None]
-    index = int(sign_blind_alignment(tiles, carriers)[0])
+    subspace = carrier_subspace(carriers)
+    index = int(sign_blind_alignment(tiles, subspace)[0])
     assert index // 1024 == 0
     # correlate() is a circular cross-correlation: the pattern rolled by (5, 11) peaks at that shift.
     assert divmod(index % 1024, 32) == (5, 11)
     # The same with the payload's signs flipped: the choice does not depend on them.
     flipped = torch.stack([-noisy, tiles[0, 1], tiles[0, 2]])[None]
-    assert int(sign_blind_alignment(flipped, carriers)[0]) == index
+    assert int(sign_blind_alignment(flipped, subspace)[0]) == index
 
 
 def test_carrier_subspace_splits_the_band_into_the_carriers_span_and_the_rest():

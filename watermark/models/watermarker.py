@@ -12,6 +12,7 @@ from watermark.models.extractor import WatermarkExtractor
 from watermark.modules.carriers import (
     alignment_correlations,
     at_alignment,
+    carrier_subspace,
     known_sign_alignment,
     sign_blind_alignment,
 )
@@ -116,6 +117,15 @@ class Watermarker(nn.Module):
             self._gram_key = key
         return self._gram_cache
 
+    def _carrier_subspace(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The carriers' carrier_subspace, cached until they change (16 ms; a 60-s clip is read 61 times)."""
+        carriers = self.extractor.carriers
+        key = (carriers._version, carriers.device)
+        if getattr(self, "_subspace_key", None) != key:
+            self._subspace_cache = carrier_subspace(carriers)
+            self._subspace_key = key
+        return self._subspace_cache
+
     def extract(self, frames: torch.Tensor) -> torch.Tensor:
         """(B, n_bits) per-frame logits, calibrated (minus the unmarked-video offset)."""
         return self.extractor(resize_to(frames, self.config.work_size)) - self._offset()
@@ -141,7 +151,7 @@ class Watermarker(nn.Module):
         identity = torch.full((batch,), self.config.search_scales.index(1.0) * shifts, device=tiles.device)
         choices = [
             ("identity", identity, 1),
-            ("sign-blind", sign_blind_alignment(tiles, extractor.carriers), 1),
+            ("sign-blind", sign_blind_alignment(tiles, self._carrier_subspace()), 1),
             ("known-sign", known_sign_alignment(correlation, key_signs), n_scales * shifts),
         ]
         gain = extractor.log_gain.exp()

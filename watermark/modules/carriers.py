@@ -3,9 +3,9 @@
 Each payload bit owns a learned P x P pattern; the embedder adds sum_i (+-1)_i * pattern_i, tiled over
 the frame, to its residual. Tiling makes a crop a cyclic shift of the tile, which the extractor undoes
 by circular correlation (FFT) over all P^2 shifts, taking the shift where the tile lies most in the
-carriers' span; a crop that was then resized is handled by trying a few rescalings. Both sides start from the same
-random patterns (same seed), so the channel works at step 0 and training adapts it to the attacks:
-the classical remedy for the long cold start of learned watermarks.
+carriers' span; a crop that was then resized is handled by trying a few rescalings. Both sides start
+from the same random patterns (same seed), so the channel works at step 0 and training adapts it to
+the attacks: the classical remedy for the long cold start of learned watermarks.
 """
 
 from __future__ import annotations
@@ -119,9 +119,10 @@ def carrier_subspace(carriers: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
     return kept.float(), band
 
 
-def sign_blind_alignment(tiles: torch.Tensor, carriers: torch.Tensor) -> torch.Tensor:
-    """(B, n_scales, P, P) tile statistics -> (B,) flat index (scale x shift) of the alignment where the
-    most of the tile's in-band energy lies in the span of the carriers, relative to the rest of the band.
+def sign_blind_alignment(tiles: torch.Tensor, subspace: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """(B, n_scales, P, P) tile statistics, the carriers' carrier_subspace -> (B,) flat index (scale x
+    shift) of the alignment where the most of the tile's in-band energy lies in the span of the carriers,
+    relative to the rest of the band.
 
     At the true alignment the watermark lies wholly in the carriers' span; shifted, it still puts a
     share of its energy in that span (the carriers fill half their band, so half of any shift of the
@@ -129,12 +130,12 @@ def sign_blind_alignment(tiles: torch.Tensor, carriers: torch.Tensor) -> torch.T
     median over shifts, has little contrast: the watermark raises the median at its own rescaling
     too. The energy in the span against the energy in the band's complement has it (on 20 clips cropped
     to 75 % and re-encoded at CRF 28, 256 px: the true alignment 20 times, against 13 for the energy
-    relative to its median and none for the older 3rd-smallest |correlation|). Magnitudes only: the
-    choice is independent of the payload's signs, so it does not bias the key-bit test and costs no
-    search correction.
+    relative to its median and none for the older 3rd-smallest |correlation|). Energies only, and
+    nothing of the payload: the choice does not use the detection key, so the key-bit test at it costs
+    no search correction (and the same alignment for a payload and its negative).
     """
     with torch.no_grad():
-        basis, band = carrier_subspace(carriers)
+        basis, band = subspace
         period = tiles.shape[-1]
         batch, n_scales = tiles.shape[:2]
         flat_tiles = tiles.detach().reshape(batch * n_scales, period, period).float()
@@ -164,4 +165,6 @@ def at_alignment(correlation: torch.Tensor, index: torch.Tensor) -> torch.Tensor
 
 def demodulate(tiles: torch.Tensor, carriers: torch.Tensor) -> torch.Tensor:
     """(B, n_scales, P, P) tile statistics -> (B, n_bits) correlations at the sign-blind alignment."""
-    return at_alignment(alignment_correlations(tiles, carriers), sign_blind_alignment(tiles, carriers))
+    return at_alignment(
+        alignment_correlations(tiles, carriers), sign_blind_alignment(tiles, carrier_subspace(carriers))
+    )
