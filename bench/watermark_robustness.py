@@ -55,6 +55,14 @@ def centre_crop(frames: np.ndarray, fraction: float) -> np.ndarray:
     return frames[:, top : top + ch, left : left + cw]
 
 
+def offset_crop(frames: np.ndarray, fraction: float, top: float, left: float) -> np.ndarray:
+    """A crop to `fraction` of each side whose corner sits at (top, left) fractions of the frame: unlike
+    the centre crop, at an offset and a scale the reader's search grid does not hold exactly."""
+    height, width = frames.shape[1:3]
+    ch, cw, y, x = round(height * fraction), round(width * fraction), round(height * top), round(width * left)
+    return frames[:, y : y + ch, x : x + cw]
+
+
 def centre_square(frame: np.ndarray) -> np.ndarray:
     height, width = frame.shape[:2]
     side = min(height, width)
@@ -85,9 +93,13 @@ def attacks(rng: np.random.Generator) -> dict:
         "H.264 CRF 28": lambda f: encode_video(f, crf=28),
         "CRF 28 + 0.5x resize": lambda f: encode_video(resize(f, 0.5), crf=28),
         "CRF 28 + centre crop 75%": lambda f: encode_video(centre_crop(f, 0.75), crf=28),
+        # 78 % from (20 %, 14.5 %): at 256 px a 200 px crop from (51, 37), odd offsets (half a pixel of the
+        # reader's 128 px grid) and a scale between its rescalings.
+        "CRF 28 + off-centre crop 78%": lambda f: encode_video(offset_crop(f, 0.78, 0.2, 0.145), crf=28),
         # The two geometric attacks without the codec: tells a geometric failure from the codec's.
         "0.5x resize alone": lambda f: resize(f, 0.5),
         "centre crop 75% alone": lambda f: centre_crop(f, 0.75),
+        "off-centre crop 78% alone": lambda f: offset_crop(f, 0.78, 0.2, 0.145),
         "H.265 CRF 28": lambda f: encode_video(f, codec="libx265", crf=28),
         "brightness +30%": lambda f: colour(f, brightness=1.3),
         "brightness -30%": lambda f: colour(f, brightness=0.7),

@@ -142,24 +142,23 @@ class VideoWatermarker:
         self, learned: torch.Tensor, tiles: torch.Tensor, *, fps: float = 25.0, span_seconds: float = 1.0
     ) -> WatermarkReport:
         """Clip decision and per-span readings: statistics are averaged over the frames of the clip (or
-        span) and the carrier alignment is found on that average."""
+        span). The candidate alignments are found on the whole clip's average, where the evidence is
+        strongest, and serve its spans too (a crop or a resize is the same in every frame)."""
         if len(learned) == 0:
             raise UnreadableMediaError("no frame to read the watermark from")
 
         key_signs = torch.from_numpy(self.codec.key_signs()).float().to(self.device)
+        alignments = self.model.candidate_alignments(tiles.mean(0, keepdim=True).to(self.device), key_signs)
 
         def read(selection: slice, readings_made: int = 1) -> tuple[PayloadReading, np.ndarray]:
             """The best of the candidate alignments; p-values count every alignment that was tried, and
             the `readings_made` of which this is one (the spans of a clip)."""
-            candidates = self.model.candidate_logits(
-                learned[selection].mean(0, keepdim=True).to(self.device),
-                tiles[selection].mean(0, keepdim=True).to(self.device),
-                key_signs,
-            )
+            span_learned = learned[selection].mean(0, keepdim=True).to(self.device)
+            span_tiles = tiles[selection].mean(0, keepdim=True).to(self.device)
             readings = []
-            for _, logits, trials in candidates:
-                scores = logits[0].cpu().numpy()
-                readings.append((self.codec.decode(scores, trials=trials * len(candidates) * readings_made), scores))
+            for _, index, trials in alignments:
+                scores = self.model.logits_at(span_learned, span_tiles, index)[0].cpu().numpy()
+                readings.append((self.codec.decode(scores, trials=trials * len(alignments) * readings_made), scores))
             return min(readings, key=lambda item: (not item[0].detected, item[0].id is None, item[0].p_value))
 
         overall, overall_logits = read(slice(None))

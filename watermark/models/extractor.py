@@ -53,6 +53,7 @@ class WatermarkExtractor(nn.Module):
         self.carriers = nn.Parameter(initial_carriers(config.n_bits, config.carrier_period))
         self.log_gain = nn.Parameter(torch.tensor(math.log(2500.0)))
         self.search_scales = tuple(config.search_scales)
+        self.subpixel_steps = config.search_subpixel_steps
         self.learned_weight = config.learned_weight
         self.band = CarrierBand(config.band_box, config.band_range)
 
@@ -74,7 +75,7 @@ class WatermarkExtractor(nn.Module):
 
     def decide(self, learned: torch.Tensor, tiles: torch.Tensor) -> torch.Tensor:
         """(B, n_bits) logits from (possibly clip-averaged) statistics."""
-        return learned + self.log_gain.exp() * demodulate(tiles, self.carriers)
+        return learned + self.log_gain.exp() * demodulate(tiles, self.carriers, self.subpixel_steps)
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         """Per-frame logits (each frame aligned on its own)."""

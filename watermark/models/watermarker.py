@@ -15,6 +15,7 @@ from watermark.modules.carriers import (
     carrier_subspace,
     known_sign_alignment,
     sign_blind_alignment,
+    with_subpixel_phases,
 )
 from watermark.modules.informed import carrier_gram, group_means, informed_correction, tile_correlations
 from watermark.modules.jnd import jnd_mask, luma
@@ -138,24 +139,28 @@ class Watermarker(nn.Module):
         """Calibrated logits from (clip-averaged) statistics."""
         return self.extractor.decide(learned, tiles) - self._offset()
 
-    def candidate_logits(
-        self, learned: torch.Tensor, tiles: torch.Tensor, key_signs: torch.Tensor
-    ) -> list[tuple[str, torch.Tensor, int]]:
-        """Calibrated logits (B, n_bits) of a clip (or span) at three candidate alignments, each with the
-        number of alignments it was chosen from (the key-bit test's multiple-testing factor):
-        "identity" (no crop or shift: most re-encodes; 1), "sign-blind" (1) and "known-sign" (chosen
-        with the detection key over every scale and shift)."""
-        extractor = self.extractor
-        correlation = alignment_correlations(tiles, extractor.carriers)
-        batch, n_scales, _, shifts = correlation.shape
-        identity = torch.full((batch,), self.config.search_scales.index(1.0) * shifts, device=tiles.device)
-        choices = [
-            ("identity", identity, 1),
-            ("sign-blind", sign_blind_alignment(tiles, self._carrier_subspace()), 1),
-            ("known-sign", known_sign_alignment(correlation, key_signs), n_scales * shifts),
-        ]
-        gain = extractor.log_gain.exp()
+    def candidate_alignments(self, tiles: torch.Tensor, key_signs: torch.Tensor) -> list[tuple[str, torch.Tensor, int]]:
+        """Three candidate alignments (B,) flat indices (scale x sub-pixel phase x shift) of a clip's tile
+        statistics, each with the number of alignments it was chosen from (the key-bit test's
+        multiple-testing factor): "identity" (no crop or shift: most re-encodes; 1), "sign-blind" (1) and
+        "known-sign" (chosen with the detection key over every scale, sub-pixel phase and shift)."""
+        phases = self.config.search_subpixel_steps**2
+        tiles = with_subpixel_phases(tiles, self.config.search_subpixel_steps)
+        correlation = alignment_correlations(tiles, self.extractor.carriers)
+        batch, n_alignments, _, shifts = correlation.shape
+        unshifted = self.config.search_scales.index(1.0) * phases * shifts
         return [
-            (name, learned + gain * at_alignment(correlation, index) - self._offset(), trials)
-            for name, index, trials in choices
+            ("identity", torch.full((batch,), unshifted, device=tiles.device), 1),
+            ("sign-blind", sign_blind_alignment(tiles, self._carrier_subspace()), 1),
+            ("known-sign", known_sign_alignment(correlation, key_signs), n_alignments * shifts),
         ]
+
+    def logits_at(self, learned: torch.Tensor, tiles: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        """Calibrated logits (B, n_bits) of (clip-averaged) statistics at alignments (B,) from
+        candidate_alignments (those of the whole clip serve its spans: the geometry is the clip's)."""
+        period = tiles.shape[-1]
+        shifts = period * period
+        phased = with_subpixel_phases(tiles, self.config.search_subpixel_steps)
+        chosen = phased[torch.arange(len(index)), index // shifts]  # (B, P, P): one scale and phase each
+        correlation = alignment_correlations(chosen[:, None], self.extractor.carriers)
+        return learned + self.extractor.log_gain.exp() * at_alignment(correlation, index % shifts) - self._offset()
