@@ -107,3 +107,51 @@ def test_carrier_subspace_splits_the_band_into_the_carriers_span_and_the_rest():
     assert float(shares[1:].max()) < 0.8
     noise = share_in_span(torch.from_numpy(rng.normal(size=(32, 32))).float())
     assert 0.35 < float(noise.median()) < 0.65
+
+
+def test_half_pixel_phases_find_a_pattern_sampled_between_the_pixels():
+    """An odd crop offset at 256 px leaves the carriers half a pixel of the reader's grid off; the
+    phase-shifted copies of the tile put one of them back on it."""
+    from watermark.modules.carriers import (
+        alignment_correlations,
+        carrier_subspace,
+        initial_carriers,
+        sign_blind_alignment,
+        with_subpixel_phases,
+    )
+
+    carriers = initial_carriers(191, 32)
+    signs = torch.from_numpy(np.random.default_rng(4).choice([-1.0, 1.0], 191)).float()
+    pattern = torch.einsum("n,npq->pq", signs, carriers)
+    frequencies = torch.fft.fftfreq(32)
+    # The pattern sampled half a pixel further along both axes (p(x + 1/2)), then shifted by (5, 11).
+    ramp = torch.exp(2j * torch.pi * (frequencies[:, None] + frequencies[None, :]) * 0.5)
+    between = torch.fft.ifft2(torch.fft.fft2(pattern.double()) * ramp).real.float()
+    tiles = torch.roll(between, shifts=(5, 11), dims=(0, 1))[None, None]
+    phased = with_subpixel_phases(tiles, 2)
+    assert phased.shape == (1, 4, 32, 32) and torch.equal(phased[:, 0], tiles[:, 0])
+    index = int(sign_blind_alignment(phased, carrier_subspace(carriers))[0])
+    assert index // 1024 == 3  # the phase shifted by half a pixel on both axes
+    correlation = alignment_correlations(phased, carriers)[0]
+    agreement = (correlation * signs[None, :, None]).sum(1)  # (phases, shifts)
+    whole_pixel_best, half_pixel_best = float(agreement[0].max()), float(agreement[3].max())
+    assert half_pixel_best == pytest.approx(float((signs * signs).sum()) * float(carriers[0].square().mean()), rel=0.02)
+    assert whole_pixel_best < 0.8 * half_pixel_best
+
+
+def test_spans_are_read_at_the_clips_alignments():
+    """logits_at gives the logits the full search computes at the same alignment."""
+    config = WatermarkModelConfig(
+        n_bits=191, work_size=64, embedder_width=8, extractor_width=8, message_dim=16, search_scales=(1.0, 0.75)
+    )
+    model = Watermarker(config).eval()
+    from watermark.modules.carriers import alignment_correlations, at_alignment, with_subpixel_phases
+
+    tiles = torch.randn(1, 2, 32, 32)
+    learned = torch.randn(1, 191)
+    with torch.no_grad():
+        for _, index, trials in model.candidate_alignments(tiles, torch.ones(191)):
+            full = alignment_correlations(with_subpixel_phases(tiles, 2), model.extractor.carriers)
+            expected = learned + model.extractor.log_gain.exp() * at_alignment(full, index) - model._offset()
+            assert torch.allclose(model.logits_at(learned, tiles, index), expected, rtol=1e-4, atol=1e-3)
+            assert trials in (1, 2 * 4 * 1024)
