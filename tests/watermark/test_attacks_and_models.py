@@ -155,3 +155,15 @@ def test_spans_are_read_at_the_clips_alignments():
             expected = learned + model.extractor.log_gain.exp() * at_alignment(full, index) - model._offset()
             assert torch.allclose(model.logits_at(learned, tiles, index), expected, rtol=1e-4, atol=1e-3)
             assert trials in (1, 2 * 4 * 1024)
+
+
+def test_folding_counts_the_partial_tiles_at_the_edges():
+    from watermark.modules.carriers import fold_tiles, initial_carriers
+
+    pattern = initial_carriers(4, 32)[:1]
+    periodic = pattern.repeat(1, 3, 3)[:, None, :89, :89]  # two whole tiles and 25 pixels on each axis
+    assert torch.allclose(fold_tiles(periodic, 32), pattern, atol=1e-6)
+    image = torch.zeros(1, 1, 40, 32)
+    image[..., 32:, :] = 1.0  # only the partial tile's rows: each folded row 0-7 has one 1 and one 0
+    folded = fold_tiles(image, 32)
+    assert torch.allclose(folded[0, :8], torch.full((8, 32), 0.5)) and not folded[0, 8:].any()

@@ -61,10 +61,18 @@ def spread(bits: torch.Tensor, carriers: torch.Tensor, size: tuple[int, int]) ->
 
 
 def fold_tiles(image: torch.Tensor, period: int) -> torch.Tensor:
-    """(B, 1, H, W) -> (B, period, period): the mean over all whole tiles of the image."""
-    height, width = (image.shape[-2] // period) * period, (image.shape[-1] // period) * period
-    tiles = image[..., :height, :width].reshape(image.shape[0], height // period, period, width // period, period)
-    return tiles.mean(dim=(1, 3))
+    """(B, 1, H, W) -> (B, period, period): every tile position's mean over the image, partial tiles at
+    the bottom and right included (a 70 % crop rescaled to the pattern's period is 89 pixels wide: two
+    whole tiles would leave out 28 % of it on each axis). The same as the mean over whole tiles where
+    the image holds a whole number of them."""
+    height, width = image.shape[-2:]
+    pad = (0, -width % period, 0, -height % period)
+    sums = F.pad(image, pad)
+    counts = F.pad(image.new_ones(1, 1, height, width), pad)
+    rows, cols = sums.shape[-2] // period, sums.shape[-1] // period
+    tile_sums = sums.reshape(image.shape[0], rows, period, cols, period).sum(dim=(1, 3))
+    tile_counts = counts.reshape(1, rows, period, cols, period).sum(dim=(1, 3))
+    return tile_sums / tile_counts.clamp(min=1)
 
 
 def correlate(tile: torch.Tensor, carriers: torch.Tensor) -> torch.Tensor:
