@@ -167,3 +167,25 @@ def test_folding_counts_the_partial_tiles_at_the_edges():
     image[..., 32:, :] = 1.0  # only the partial tile's rows: each folded row 0-7 has one 1 and one 0
     folded = fold_tiles(image, 32)
     assert torch.allclose(folded[0, :8], torch.full((8, 32), 0.5)) and not folded[0, 8:].any()
+
+
+def test_the_best_sub_pixel_neighbour_is_half_a_pixel_from_the_peak():
+    """In sub-pixel units a tile moved by +phase / steps peaks at steps * shift - phase; the neighbours
+    are the eight positions one unit away, wrapping around the tile, at the same rescaling."""
+    from watermark.modules.carriers import best_subpixel_neighbour
+
+    steps, period = 2, 32
+    scores = torch.zeros(1, 3 * steps * steps * period * period)
+
+    def index(scale: int, y: int, x: int) -> int:  # (y, x) in half pixels
+        phase_y, phase_x = (-y) % steps, (-x) % steps
+        shift = (((y + phase_y) // steps) % period) * period + ((x + phase_x) // steps) % period
+        return (scale * steps * steps + phase_y * steps + phase_x) * period * period + shift
+
+    peak = index(1, 9, 63)  # half a pixel on both axes, at the right edge
+    scores[0, peak] = 10.0
+    scores[0, index(1, 10, 0)] = 5.0  # diagonal neighbour across the edge
+    scores[0, index(1, 11, 63)] = 8.0  # two units away: not a neighbour
+    scores[0, index(2, 9, 62)] = 9.0  # another rescaling
+    scores[0, index(1, 9, 62)] = 4.0  # a neighbour, but lower
+    assert int(best_subpixel_neighbour(scores, torch.tensor([peak]), steps, period)[0]) == index(1, 10, 0)

@@ -12,9 +12,10 @@ from watermark.models.extractor import WatermarkExtractor
 from watermark.modules.carriers import (
     alignment_correlations,
     at_alignment,
+    best_subpixel_neighbour,
     carrier_subspace,
     known_sign_alignment,
-    sign_blind_alignment,
+    sign_blind_scores,
     with_subpixel_phases,
 )
 from watermark.modules.informed import carrier_gram, group_means, informed_correction, tile_correlations
@@ -140,18 +141,22 @@ class Watermarker(nn.Module):
         return self.extractor.decide(learned, tiles) - self._offset()
 
     def candidate_alignments(self, tiles: torch.Tensor, key_signs: torch.Tensor) -> list[tuple[str, torch.Tensor, int]]:
-        """Three candidate alignments (B,) flat indices (scale x sub-pixel phase x shift) of a clip's tile
+        """Four candidate alignments (B,) flat indices (scale x sub-pixel phase x shift) of a clip's tile
         statistics, each with the number of alignments it was chosen from (the key-bit test's
-        multiple-testing factor): "identity" (no crop or shift: most re-encodes; 1), "sign-blind" (1) and
-        "known-sign" (chosen with the detection key over every scale, sub-pixel phase and shift)."""
-        phases = self.config.search_subpixel_steps**2
-        tiles = with_subpixel_phases(tiles, self.config.search_subpixel_steps)
+        multiple-testing factor): "identity" (no crop or shift: most re-encodes; 1), "sign-blind" (1),
+        its best sub-pixel neighbour (1) and "known-sign" (chosen with the detection key over every
+        scale, sub-pixel phase and shift)."""
+        steps = self.config.search_subpixel_steps
+        tiles = with_subpixel_phases(tiles, steps)
         correlation = alignment_correlations(tiles, self.extractor.carriers)
         batch, n_alignments, _, shifts = correlation.shape
-        unshifted = self.config.search_scales.index(1.0) * phases * shifts
+        unshifted = self.config.search_scales.index(1.0) * steps * steps * shifts
+        scores = sign_blind_scores(tiles, self._carrier_subspace())
+        sign_blind = scores.argmax(dim=1)
         return [
             ("identity", torch.full((batch,), unshifted, device=tiles.device), 1),
-            ("sign-blind", sign_blind_alignment(tiles, self._carrier_subspace()), 1),
+            ("sign-blind", sign_blind, 1),
+            ("sign-blind neighbour", best_subpixel_neighbour(scores, sign_blind, steps, tiles.shape[-1]), 1),
             ("known-sign", known_sign_alignment(correlation, key_signs), n_alignments * shifts),
         ]
 

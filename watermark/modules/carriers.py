@@ -149,8 +149,14 @@ def carrier_subspace(carriers: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
 
 def sign_blind_alignment(tiles: torch.Tensor, subspace: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
     """(B, n_scales, P, P) tile statistics, the carriers' carrier_subspace -> (B,) flat index (scale x
-    shift) of the alignment where the most of the tile's in-band energy lies in the span of the carriers,
-    relative to the rest of the band.
+    shift) of the alignment with the highest sign_blind_scores."""
+    return sign_blind_scores(tiles, subspace).argmax(dim=1)
+
+
+def sign_blind_scores(tiles: torch.Tensor, subspace: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """(B, n_scales, P, P) tile statistics, the carriers' carrier_subspace -> (B, n_scales * P * P): at
+    every alignment, the tile's in-band energy in the span of the carriers relative to the rest of the
+    band.
 
     At the true alignment the watermark lies wholly in the carriers' span; shifted, it still puts a
     share of its energy in that span (the carriers fill half their band, so half of any shift of the
@@ -171,7 +177,34 @@ def sign_blind_alignment(tiles: torch.Tensor, subspace: tuple[torch.Tensor, torc
         in_span = correlate(flat_tiles, basis).square().sum(1).flatten(1) * period**4  # (B * S, P^2)
         in_band = (torch.fft.fft2(flat_tiles).abs().square() * band).sum((-2, -1)) / period**2
         outside = (in_band[:, None] - in_span).clamp(min=1e-30)
-        return (in_span / outside).reshape(batch, n_scales * period * period).argmax(dim=1)
+        return (in_span / outside).reshape(batch, n_scales * period * period)
+
+
+def best_subpixel_neighbour(scores: torch.Tensor, index: torch.Tensor, steps: int, period: int) -> torch.Tensor:
+    """(B, n_scales * steps^2 * P^2) alignment scores (with_subpixel_phases' order), (B,) flat indices ->
+    (B,) the best-scoring of the eight alignments a sub-pixel step (1 / steps of a pixel) from each, at
+    the same rescaling. On a noisy reading the sign-blind peak can settle a half pixel beside the true
+    alignment, whose correlation is weaker at the carriers' finest wavelengths; the neighbour gives
+    the reader a second look there."""
+    shifts, phases = period * period, steps * steps
+    scale, rest = index // (phases * shifts), index % (phases * shifts)
+    phase, shift = rest // shifts, rest % shifts
+    # Position in sub-pixel units: a tile moved by +phase / steps peaks one phase later (see the test).
+    y = steps * (shift // period) - phase // steps
+    x = steps * (shift % period) - phase % steps
+    best, best_score = index.clone(), torch.full_like(scores[:, 0], -torch.inf)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            if dy == dx == 0:
+                continue
+            ny, nx = (y + dy) % (steps * period), (x + dx) % (steps * period)
+            phase_y, phase_x = (-ny) % steps, (-nx) % steps
+            shift_y, shift_x = ((ny + phase_y) // steps) % period, ((nx + phase_x) // steps) % period
+            candidate = scale * phases * shifts + (phase_y * steps + phase_x) * shifts + shift_y * period + shift_x
+            score = scores.gather(1, candidate[:, None])[:, 0]
+            better = score > best_score
+            best, best_score = torch.where(better, candidate, best), torch.where(better, score, best_score)
+    return best
 
 
 def known_sign_alignment(correlation: torch.Tensor, signs: torch.Tensor) -> torch.Tensor:
