@@ -5,8 +5,9 @@ channel-informed passes through a real H.264 encode so the payload still reads a
 re-encode (watermark.modules.informed).
 
 Video decision: average the extractor's per-frame evidence over the clip (the carrier tile statistics
-are linear in the frames), read the carriers at three candidate alignments (none: most re-encodes;
-the sign-blind energy peak; the alignment where the known detection-key bits agree most, for crops),
+are linear in the frames), read the carriers at four candidate alignments found on the whole clip
+(none: most re-encodes; the sign-blind peak and its best sub-pixel neighbour; the alignment where the
+known detection-key bits agree most, for crops),
 decode the ECC, and report the generation ID with a p-value that combines the binomial tail of the
 detection key with the decoded codeword's distance (watermark.payload), multiplied by the number of
 alignments each reading was chosen from (so searching cannot manufacture detections); "detected"
