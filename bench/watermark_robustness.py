@@ -287,11 +287,12 @@ def main() -> None:
     # False positives and per-bit bias on unmarked clips (at the first size).
     size = args.sizes[0]
     negatives = unmarked_clips(args.fp_clips, size, rng)
-    detections, hard_bits = 0, []
+    detections, hard_bits, p_values = 0, [], []
     for clip in negatives:
         learned, tiles = watermarker.statistics(clip)
         report = watermarker.decide(learned, tiles, fps=FPS)
         detections += int(report.detected)
+        p_values.append(report.p_value)
         logits = (
             watermarker.model.decide(learned.mean(0, keepdim=True), tiles.mean(0, keepdim=True))[0].detach().numpy()
         )
@@ -308,6 +309,11 @@ def main() -> None:
         "mean_per_bit_bias": round(float(bias.mean()), 4),
         "mean_bias_of_fair_bits": round(float(np.sqrt(2 / np.pi) * 0.5 / np.sqrt(len(hard_bits))), 4),
         "fair_bits_chi_square_p": float(chi2.sf(chi_square, df=len(ones))),
+        # Calibration: a valid p-value is at most a in a share a of unmarked clips (the bound is
+        # conservative, so far fewer is expected).
+        "smallest_p_value": float(min(p_values)),
+        "share_p_below_0.01": float(np.mean(np.array(p_values) < 0.01)),
+        "share_p_below_0.1": float(np.mean(np.array(p_values) < 0.1)),
     }
     # The 1,000 unmarked clips hold ~10 GB at 256 px; timed with them resident, embedding ran at 16 fps
     # (twice) against 25-30 in a fresh process, so they are released first.
@@ -343,7 +349,13 @@ def write_markdown_and_plot(results: dict) -> None:
         f"\n## False positives\n\n{fp['detections']} detections on {fp['unmarked_clips']} unmarked clips; "
         f"per-bit bias max {fp['max_per_bit_bias']}, mean {fp['mean_per_bit_bias']} (fair bits would show "
         f"{fp.get('mean_bias_of_fair_bits')} on average with this many clips; chi-square test of fair bits "
-        f"p = {fp.get('fair_bits_chi_square_p', float('nan')):.3g})\n"
+        f"p = {fp.get('fair_bits_chi_square_p', float('nan')):.3g})"
+        + (
+            f"; p-values: smallest {fp['smallest_p_value']:.3g}, below 0.01 in {fp['share_p_below_0.01']:.1%} "
+            f"and below 0.1 in {fp['share_p_below_0.1']:.1%} of them (valid p-values: at most 1 % and 10 %)\n"
+            if "smallest_p_value" in fp
+            else "\n"
+        )
     )
     speed = results["speed_512"]
     lines.append(

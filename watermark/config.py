@@ -52,3 +52,7 @@ class WatermarkModelConfig:
     # Fractions of a work-grid pixel searched per axis besides whole shifts (2: half pixels), for crops
     # whose offset is not a whole number of work-grid pixels (an odd offset at 256 px).
     search_subpixel_steps: int = 2
+    # Distinct peaks of the sign-blind alignment score read besides the identity: the true alignment of a
+    # crop + CRF 28 is not always the highest (watermark.modules.carriers.sign_blind_peaks). Each costs a
+    # reading (the p-values are multiplied by the readings' number) and a decode (~5 ms).
+    search_peaks: int = 16

@@ -5,15 +5,12 @@ channel-informed passes through a real H.264 encode so the payload still reads a
 re-encode (watermark.modules.informed).
 
 Video decision: average the extractor's per-frame evidence over the clip (the carrier tile statistics
-are linear in the frames), read the carriers at four candidate alignments found on the whole clip
-(none: most re-encodes; the sign-blind peak and its best sub-pixel neighbour; the alignment where the
-known detection-key bits agree most, for crops),
-decode the ECC, and report the generation ID with a p-value that combines the binomial tail of the
-detection key with the decoded codeword's distance (watermark.payload), multiplied by the number of
-alignments each reading was chosen from (so searching cannot manufacture detections); "detected"
-means p < 1e-6, and the ID is reported when the codeword decodes (a heavily processed video can keep
-the mark but lose its ID). The same reading is made per time span (1 s by default), so an excerpt can
-be read on its own.
+are linear in the frames), read the carriers at three candidate alignments found on the whole clip
+(none: most re-encodes; the sign-blind peak and its best sub-pixel neighbour, for crops), decode the
+code, and report the generation ID with a p-value: the bound on an unmarked video fitting some
+codeword as well (watermark.payload), multiplied by the number of readings (so reading more places
+cannot manufacture detections). "Detected" means p < 1e-6 and comes with the ID. The same reading is
+made per time span (1 s by default), so an excerpt can be read on its own.
 """
 
 from __future__ import annotations
@@ -54,17 +51,14 @@ class SpanReading:
 class WatermarkReport:
     """The result of `candor watermark extract` (also embedded in verification reports).
 
-    p_value: the decision's (detected: p_value < 1e-6); key_p_value: the binomial tail of the key bits
-    alone, before the search correction and the codeword's evidence (see watermark.payload)."""
+    p_value: the decision's (detected: p_value < 1e-6; see watermark.payload); corrected_bits: the bits
+    where the decoded codeword differs from the reading's hard decisions (null when not detected)."""
 
     detected: bool
     id: str | None
     p_value: float
     frames: int
-    key_matches: int
-    key_bits: int
     corrected_bits: int | None
-    key_p_value: float = 1.0
     bit_confidence: list[float] = field(default_factory=list)
     spans: list[SpanReading] = field(default_factory=list)
 
@@ -148,27 +142,30 @@ class VideoWatermarker:
         if len(learned) == 0:
             raise UnreadableMediaError("no frame to read the watermark from")
 
-        key_signs = torch.from_numpy(self.codec.key_signs()).float().to(self.device)
-        alignments = self.model.candidate_alignments(tiles.mean(0, keepdim=True).to(self.device), key_signs)
+        clip_tiles = tiles.mean(0, keepdim=True).to(self.device)
+        alignments = [index for _, index in self.model.candidate_alignments(clip_tiles)]
 
-        def read(selection: slice, readings_made: int = 1) -> tuple[PayloadReading, np.ndarray]:
-            """The best of the candidate alignments; p-values count every alignment that was tried, and
-            the `readings_made` of which this is one (the spans of a clip)."""
+        def read(selection: slice, indices: list[torch.Tensor], trials: int) -> tuple[PayloadReading, np.ndarray, int]:
+            """The best reading of the frames in `selection` at the alignments `indices` (which of them,
+            too), its p-value multiplied by `trials`."""
             span_learned = learned[selection].mean(0, keepdim=True).to(self.device)
             span_tiles = tiles[selection].mean(0, keepdim=True).to(self.device)
             readings = []
-            for _, index, trials in alignments:
+            for which, index in enumerate(indices):
                 scores = self.model.logits_at(span_learned, span_tiles, index)[0].cpu().numpy()
-                readings.append((self.codec.decode(scores, trials=trials * len(alignments) * readings_made), scores))
-            return min(readings, key=lambda item: (not item[0].detected, item[0].id is None, item[0].p_value))
+                readings.append((self.codec.decode(scores, trials=trials), scores, which))
+            return min(readings, key=lambda item: item[0].p_value)
 
-        overall, overall_logits = read(slice(None))
-        # Each span is a test of its own, so each is corrected for the number of spans (a 60-s clip read
-        # at 1e-6 per span would otherwise report a false span in about 6e-5 of unmarked videos).
+        overall, overall_logits, chosen = read(slice(None), alignments, len(alignments))
+        # Spans are read where the whole clip reads best, and at the identity (a clip marked only in
+        # part can read best elsewhere as a whole). That is a choice among all the clip's alignments, so
+        # each span's p-value counts them all, and the spans (a 60-s clip read at 1e-6 per span would
+        # otherwise report a false span in about 6e-5 of unmarked videos).
+        span_alignments = alignments[:1] if chosen == 0 else [alignments[0], alignments[chosen]]
         bounds = span_bounds(len(learned), max(1, int(round(span_seconds * fps))))
         spans = []
         for start, end in bounds:
-            reading, _ = read(slice(start, end), len(bounds))
+            reading, _, _ = read(slice(start, end), span_alignments, len(alignments) * len(bounds))
             count = end - start
             spans.append(
                 SpanReading(
@@ -243,10 +240,7 @@ def _report(reading: PayloadReading, frames: int, logits: np.ndarray, spans: lis
         id=reading.id if reading.detected else None,
         p_value=reading.p_value,
         frames=frames,
-        key_matches=reading.key_matches,
-        key_bits=reading.key_bits,
-        corrected_bits=reading.corrected if reading.detected else None,
-        key_p_value=reading.key_p_value,
+        corrected_bits=reading.corrected,
         bit_confidence=[round(float(c), 4) for c in confidence],
         spans=spans,
     )

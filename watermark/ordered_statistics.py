@@ -51,16 +51,19 @@ class OrderedStatisticsDecoder:
         base = hard[by_reliability][trusted]
         # GF(2) products as float sums (exact: at most k ones) so the product runs on BLAS.
         sums = (base ^ self._flips).astype(np.float32) @ systematic.astype(np.float32)
-        candidates = (sums.astype(np.int64) % 2).astype(np.uint8)  # (patterns, n), reordered
+        candidates = (sums.astype(np.int32) & 1).astype(np.float32)  # (patterns, n) in {0, 1}, reordered
         if extra is not None:
             extra = np.asarray(extra, dtype=candidates.dtype)[by_reliability]
             if not (candidates == extra).all(axis=1).any():  # a duplicate would be its own runner-up
                 candidates = np.vstack([candidates, extra])
-        disagreement = (candidates != hard[by_reliability]) @ reliability[by_reliability]
+        # Reliability-weighted disagreement with the hard decisions, sum |s| [c != s > 0], as one product:
+        # (sum |s| + sum (1 - 2c) s) / 2 (a bit that agrees adds |s| - |s|, one that disagrees 2 |s|).
+        ordered = scores[by_reliability].astype(np.float32)
+        disagreement = (reliability.sum() + ordered.sum()) / 2 - candidates @ ordered
         ranked = np.argsort(disagreement)
         best = ranked[0]
         codeword = np.empty(self.n, dtype=np.uint8)
-        codeword[by_reliability] = candidates[best]
+        codeword[by_reliability] = candidates[best].astype(np.uint8)
         if len(ranked) == 1:  # order 0 and nothing else found: no runner-up to compare with
             margin = float("inf")
         else:

@@ -87,9 +87,9 @@ def extract(
     if as_json:
         print(json.dumps(report.to_dict(), indent=1))
     else:
-        generation = f"ID {report.id}" if report.id else "ID unreadable"
-        state = f"[green]detected[/] {generation}" if report.detected else "[dim]not detected[/]"
-        evidence = f"p = {report.p_value:.2e}, {report.key_matches}/{report.key_bits} key bits, {report.frames} frames"
+        state = f"[green]detected[/] ID {report.id}" if report.detected else "[dim]not detected[/]"
+        corrected = f"{report.corrected_bits} bits corrected, " if report.detected else ""
+        evidence = f"p = {report.p_value:.2e}, {corrected}{report.frames} frames"
         console.print(f"{source}: {state}  ({evidence})")
         found = sum(span.detected for span in report.spans)
         console.print(f"spans of {span_seconds:g} s with the watermark: {found}/{len(report.spans)}")

@@ -12,9 +12,8 @@ from watermark.models.extractor import WatermarkExtractor
 from watermark.modules.carriers import (
     alignment_correlations,
     at_alignment,
-    best_subpixel_neighbour,
     carrier_subspace,
-    known_sign_alignment,
+    sign_blind_peaks,
     sign_blind_scores,
     with_subpixel_phases,
 )
@@ -140,25 +139,19 @@ class Watermarker(nn.Module):
         """Calibrated logits from (clip-averaged) statistics."""
         return self.extractor.decide(learned, tiles) - self._offset()
 
-    def candidate_alignments(self, tiles: torch.Tensor, key_signs: torch.Tensor) -> list[tuple[str, torch.Tensor, int]]:
-        """Four candidate alignments (B,) flat indices (scale x sub-pixel phase x shift) of a clip's tile
-        statistics, each with the number of alignments it was chosen from (the key-bit test's
-        multiple-testing factor): "identity" (no crop or shift: most re-encodes; 1), "sign-blind" (1),
-        its best sub-pixel neighbour (1) and "known-sign" (chosen with the detection key over every
-        scale, sub-pixel phase and shift)."""
+    def candidate_alignments(self, tiles: torch.Tensor) -> list[tuple[str, torch.Tensor]]:
+        """1 + config.search_peaks candidate alignments (B,) flat indices (scale x sub-pixel phase x shift)
+        of a clip's tile statistics: "identity" (no crop or shift: most re-encodes) and the highest
+        distinct peaks of sign_blind_scores over every scale, sub-pixel phase and shift (crops). None of
+        them looks at the payload, so the decision's search correction is the number of readings."""
         steps = self.config.search_subpixel_steps
         tiles = with_subpixel_phases(tiles, steps)
-        correlation = alignment_correlations(tiles, self.extractor.carriers)
-        batch, n_alignments, _, shifts = correlation.shape
-        unshifted = self.config.search_scales.index(1.0) * steps * steps * shifts
+        batch, period = tiles.shape[0], tiles.shape[-1]
+        unshifted = self.config.search_scales.index(1.0) * steps * steps * period * period
         scores = sign_blind_scores(tiles, self._carrier_subspace())
-        sign_blind = scores.argmax(dim=1)
-        return [
-            ("identity", torch.full((batch,), unshifted, device=tiles.device), 1),
-            ("sign-blind", sign_blind, 1),
-            ("sign-blind neighbour", best_subpixel_neighbour(scores, sign_blind, steps, tiles.shape[-1]), 1),
-            ("known-sign", known_sign_alignment(correlation, key_signs), n_alignments * shifts),
-        ]
+        peaks = sign_blind_peaks(scores, self.config.search_peaks, steps, period)
+        identity = [("identity", torch.full((batch,), unshifted, device=tiles.device))]
+        return identity + [(f"sign-blind peak {rank + 1}", peaks[:, rank]) for rank in range(peaks.shape[1])]
 
     def logits_at(self, learned: torch.Tensor, tiles: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         """Calibrated logits (B, n_bits) of (clip-averaged) statistics at alignments (B,) from
