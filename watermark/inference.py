@@ -5,9 +5,9 @@ channel-informed passes through a real H.264 encode so the payload still reads a
 re-encode (watermark.modules.informed).
 
 Video decision: average the extractor's per-frame evidence over the clip (the carrier tile statistics
-are linear in the frames), read the carriers at three candidate alignments found on the whole clip
-(none: most re-encodes; the sign-blind peak and its best sub-pixel neighbour, for crops), decode the
-code, and report the generation ID with a p-value: the bound on an unmarked video fitting some
+are linear in the frames), read the carriers at the candidate alignments found on the whole clip
+(none: most re-encodes; the highest distinct sign-blind peaks, for crops), decode the code at each and
+keep the best fit, and report the generation ID with a p-value: the bound on an unmarked video fitting some
 codeword as well (watermark.payload), multiplied by the number of readings (so reading more places
 cannot manufacture detections). "Detected" means p < 1e-6 and comes with the ID. The same reading is
 made per time span (1 s by default), so an excerpt can be read on its own.
