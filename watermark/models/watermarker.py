@@ -156,9 +156,12 @@ class Watermarker(nn.Module):
     def logits_at(self, learned: torch.Tensor, tiles: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         """Calibrated logits (B, n_bits) of (clip-averaged) statistics at alignments (B,) from
         candidate_alignments (those of the whole clip serve its spans: the geometry is the clip's)."""
-        period = tiles.shape[-1]
-        shifts = period * period
-        phased = with_subpixel_phases(tiles, self.config.search_subpixel_steps)
-        chosen = phased[torch.arange(len(index)), index // shifts]  # (B, P, P): one scale and phase each
+        period, steps = tiles.shape[-1], self.config.search_subpixel_steps
+        shifts, rows = period * period, torch.arange(len(index))
+        scale, phase = index // (steps * steps * shifts), (index // shifts) % (steps * steps)
+        # Only the chosen rescaling is phase-shifted (a clip is read at 17 alignments, each of its spans
+        # at up to 2): its steps^2 phases, not every rescaling's.
+        phased = with_subpixel_phases(tiles[rows, scale][:, None], steps)  # (B, steps^2, P, P)
+        chosen = phased[rows, phase]  # (B, P, P): one scale and phase each
         correlation = alignment_correlations(chosen[:, None], self.extractor.carriers)
         return learned + self.extractor.log_gain.exp() * at_alignment(correlation, index % shifts) - self._offset()
