@@ -64,7 +64,7 @@ class Watermarker(nn.Module):
         config.informed_group), is short of `margin` (default: config.informed_margin).
         """
         strength = self.config.strength if strength is None else strength
-        marked = frames if strength == 0 else (frames + self.residual(frames, bits, strength)).clamp(0, 1)
+        marked = frames if strength == 0 else (frames + self.residual(frames, bits, strength)).clamp_(0, 1)
         margin = self.config.informed_margin if margin is None else margin
         if margin <= 0:
             return marked
@@ -74,7 +74,7 @@ class Watermarker(nn.Module):
         change = torch.zeros_like(base)
         for _ in range(self.config.informed_iterations):
             change = change + self.correction(base + change, bits, margin, group)
-        return (marked + change).clamp(0, 1)
+        return (marked + change).clamp_(0, 1)
 
     def top_up(
         self,
@@ -87,7 +87,7 @@ class Watermarker(nn.Module):
     ) -> torch.Tensor:
         """`marked` plus the informed correction computed on `observed_luma` (B, 1, H, W): the luma of the
         same frames as the reader will see them (e.g. `marked` after a codec), in groups of `group` frames."""
-        return (marked + gain * self.correction(observed_luma, bits, margin, group)).clamp(0, 1)
+        return (marked + gain * self.correction(observed_luma, bits, margin, group)).clamp_(0, 1)
 
     def correction(
         self, observed_luma: torch.Tensor, bits: torch.Tensor, margin: float, group: int | None = None
