@@ -140,6 +140,9 @@ class PayloadCodec:
         self.generator = np.stack([self._codeword(unit) for unit in units])
         self._ordered_statistics = OrderedStatisticsDecoder(self.generator, config.osd_order)
         self._log_codewords = GENERATION_ID_BITS * math.log(2)
+        # log P(distance <= d) for a fixed codeword and fair bits, d = 0 .. n_bits (binomial tail).
+        balls = np.cumsum([float(math.comb(self.n_bits, k)) for k in range(self.n_bits + 1)])
+        self._log_distance_cdf = np.log(balls) - self.n_bits * math.log(2)
         self._log_rank_cdf = _log_signed_rank_cdf(self.n_bits)
 
     def encode(self, generation_id: str) -> np.ndarray:
@@ -159,9 +162,11 @@ class PayloadCodec:
         # Unwhiten: where the mask is 1, the embedded bit was flipped.
         scores = np.where(self.mask == 1, -scores, scores)
         codeword = self._chase(scores)
-        if codeword is None or self.fit_p_value(scores, codeword) >= _UNAMBIGUOUS_CODEWORD:
+        fit = None if codeword is None else self.fit_p_value(scores, codeword)
+        if fit is None or fit >= _UNAMBIGUOUS_CODEWORD:
             codeword = self._ordered_statistics.decode(scores, extra=codeword).codeword
-        p_value = min(1.0, trials * self.fit_p_value(scores, codeword))
+            fit = self.fit_p_value(scores, codeword)
+        p_value = min(1.0, trials * fit)
         if p_value >= DETECTION_P_VALUE:
             return PayloadReading(False, None, p_value, None)
         generation_id = np.packbits(codeword[:GENERATION_ID_BITS]).tobytes().hex()
@@ -175,9 +180,7 @@ class PayloadCodec:
         above the agreeing ones: both can only raise the statistics, so the bound stays valid (an all-zero
         reading, whose hard decisions are the all-zero codeword, fits nothing)."""
         disagrees = ((scores > 0) != codeword.astype(bool)) | (scores == 0)
-        distance = int(disagrees.sum())
-        log_ball = math.log(sum(math.comb(self.n_bits, k) for k in range(distance + 1)))
-        log_distance_bound = self._log_codewords + log_ball - self.n_bits * math.log(2)
+        log_distance_bound = self._log_codewords + self._log_distance_cdf[int(disagrees.sum())]
         order = np.lexsort((disagrees, np.abs(scores)))  # by reliability, disagreements last among ties
         ranks = np.empty(self.n_bits, dtype=np.int64)
         ranks[order] = np.arange(1, self.n_bits + 1)
