@@ -63,6 +63,17 @@ def offset_crop(frames: np.ndarray, fraction: float, top: float, left: float) ->
     return frames[:, y : y + ch, x : x + cw]
 
 
+def letterbox(frames: np.ndarray, aspect: float) -> np.ndarray:
+    """The clip centred in a frame of height / width = `aspect` with black bars, as a vertical-video
+    platform fits a square or landscape upload into 9:16."""
+    height, width = frames.shape[1:3]
+    tall = max(height, round(width * aspect) // 2 * 2)
+    top = (tall - height) // 2
+    out = np.zeros((len(frames), tall, width, 3), np.uint8)
+    out[:, top : top + height] = frames
+    return out
+
+
 def centre_square(frame: np.ndarray) -> np.ndarray:
     height, width = frame.shape[:2]
     side = min(height, width)
@@ -96,6 +107,7 @@ def attacks(rng: np.random.Generator) -> dict:
         # 78 % from (20 %, 14.5 %): at 256 px a 200 px crop from (51, 37), odd offsets (half a pixel of the
         # reader's 128 px grid) and a scale between its rescalings.
         "CRF 28 + off-centre crop 78%": lambda f: encode_video(offset_crop(f, 0.78, 0.2, 0.145), crf=28),
+        "CRF 28 + letterbox to 9:16": lambda f: encode_video(letterbox(f, 16 / 9), crf=28),
         # The two geometric attacks without the codec: tells a geometric failure from the codec's.
         "0.5x resize alone": lambda f: resize(f, 0.5),
         "centre crop 75% alone": lambda f: centre_crop(f, 0.75),

@@ -3,6 +3,7 @@ H.264 and H.265 at CRF 28 (channel-informed passes)."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -11,6 +12,7 @@ from media.faces import crop_face
 from media.samples import sample_portrait
 from media.video import transcode_frames
 from watermark.inference import VideoWatermarker, span_bounds
+from watermark.models.watermarker import work_grid_shape
 from watermark.modules.carriers import initial_carriers
 from watermark.modules.informed import (
     CarrierBand,
@@ -189,3 +191,27 @@ def test_the_bilateral_band_is_kornias_bilateral_blur():
             luma, box, levels / 255, (box / 2.5, box / 2.5), border_type="replicate", color_distance_type="l2"
         )
         assert torch.allclose(CarrierBand(box, levels)(luma), expected, atol=1e-5)
+
+
+def test_the_work_grid_keeps_the_frames_aspect():
+    assert work_grid_shape(256, 256, 128) == (128, 128)
+    assert work_grid_shape(720, 1280, 128) == (128, 228)
+    assert work_grid_shape(1920, 1080, 128) == (228, 128)
+    assert work_grid_shape(60, 100, 128) == (128, 213)
+
+
+def test_bars_and_a_crop_to_another_aspect_read():
+    """What platforms do to fit a video to their frame: a square video letterboxed into 9:16 with black
+    bars, a 16:9 video cropped to a square. With the carriers' grid keeping the frame's aspect, both are
+    a shift for the reader (they were anisotropic stretches when every frame was squeezed square)."""
+    watermarker = VideoWatermarker.from_pretrained()
+    crop, _ = crop_face(sample_portrait(), size=192)
+    square = watermarker.embed(np.repeat(crop[None], 8, axis=0), "a1b2c3d4e5f60718")
+    letterboxed = np.zeros((8, 342, 192, 3), np.uint8)
+    letterboxed[:, 75:267] = square
+    report = watermarker.read_frames(letterboxed)
+    assert report.detected and report.id == "a1b2c3d4e5f60718"
+    wide_frame = cv2.resize(sample_portrait(), (342, 192), interpolation=cv2.INTER_AREA)
+    wide = watermarker.embed(np.repeat(wide_frame[None], 8, axis=0), "0123456789abcdef")
+    report = watermarker.read_frames(np.ascontiguousarray(wide[:, :, 75:267]))
+    assert report.detected and report.id == "0123456789abcdef"

@@ -22,9 +22,29 @@ from watermark.modules.jnd import jnd_mask, luma
 
 
 def resize_to(frames: torch.Tensor, size: int) -> torch.Tensor:
+    """frames resized to size x size (the embedder network's square input)."""
     if frames.shape[-1] == size and frames.shape[-2] == size:
         return frames
     return F.interpolate(frames, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+
+
+def work_grid_shape(height: int, width: int, size: int) -> tuple[int, int]:
+    """The carriers' grid for a height x width frame: its shorter side scaled to `size`, its aspect kept.
+
+    Keeping the aspect makes the pattern isotropic on the frame (its period is a fixed fraction of the
+    shorter side), so the geometry a platform imposes on a video - bars added to fit 9:16 or 16:9, a crop
+    to another aspect - reaches the reader as a shift and, at most, a uniform rescaling, which it
+    searches. Squeezing every frame into a square grid would turn them into anisotropic stretches."""
+    scale = size / min(height, width)
+    return max(size, round(height * scale)), max(size, round(width * scale))
+
+
+def to_work_grid(frames: torch.Tensor, size: int) -> torch.Tensor:
+    """frames resized to their work_grid_shape."""
+    shape = work_grid_shape(*frames.shape[-2:], size)
+    if tuple(frames.shape[-2:]) == shape:
+        return frames
+    return F.interpolate(frames, size=shape, mode="bilinear", antialias=True, align_corners=False)
 
 
 class Watermarker(nn.Module):
@@ -95,12 +115,12 @@ class Watermarker(nn.Module):
         """(B, 1, H, W) luma change that brings the group-mean correlations of `observed_luma` (B, 1, H, W)
         to the margin (see watermark.modules.informed)."""
         group = self.config.informed_group if group is None else group
-        size = self.config.work_size
+        grid = work_grid_shape(*observed_luma.shape[-2:], self.config.work_size)
         carriers = self.extractor.carriers
         correlations = group_means(
-            tile_correlations(resize_to(observed_luma, size), carriers, self.extractor.band), group
+            tile_correlations(to_work_grid(observed_luma, self.config.work_size), carriers, self.extractor.band), group
         )
-        correction = informed_correction(correlations, bits, carriers, self._gram_inverse(), margin, size)
+        correction = informed_correction(correlations, bits, carriers, self._gram_inverse(), margin, grid)
         return F.interpolate(correction, size=observed_luma.shape[-2:], mode="bilinear", align_corners=False)
 
     def _offset(self) -> torch.Tensor:
@@ -129,11 +149,11 @@ class Watermarker(nn.Module):
 
     def extract(self, frames: torch.Tensor) -> torch.Tensor:
         """(B, n_bits) per-frame logits, calibrated (minus the unmarked-video offset)."""
-        return self.extractor(resize_to(frames, self.config.work_size)) - self._offset()
+        return self.extractor(to_work_grid(frames, self.config.work_size)) - self._offset()
 
     def statistics(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-frame evidence to average over a clip (see WatermarkExtractor.statistics)."""
-        return self.extractor.statistics(resize_to(frames, self.config.work_size))
+        return self.extractor.statistics(to_work_grid(frames, self.config.work_size))
 
     def decide(self, learned: torch.Tensor, tiles: torch.Tensor) -> torch.Tensor:
         """Calibrated logits from (clip-averaged) statistics."""

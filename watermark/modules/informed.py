@@ -111,10 +111,11 @@ def tile_correlations(luma: torch.Tensor, carriers: torch.Tensor, band: CarrierB
     return torch.einsum("bpq,npq->bn", tile, carriers) / period**2
 
 
-def tiled(patterns: torch.Tensor, size: int) -> torch.Tensor:
-    """(B, P, P) -> (B, 1, size, size) periodic tiling from the origin."""
-    reps = -(-size // patterns.shape[-1])
-    return patterns.repeat(1, reps, reps)[:, None, :size, :size]
+def tiled(patterns: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
+    """(B, P, P) -> (B, 1, height, width) periodic tiling from the origin (size: side or (height, width))."""
+    height, width = (size, size) if isinstance(size, int) else size
+    period = patterns.shape[-1]
+    return patterns.repeat(1, -(-height // period), -(-width // period))[:, None, :height, :width]
 
 
 def carrier_gram(carriers: torch.Tensor, size: int, band: CarrierBand) -> torch.Tensor:
@@ -136,10 +137,10 @@ def informed_correction(
     carriers: torch.Tensor,
     gram_inverse: torch.Tensor,
     margin: float,
-    size: int,
+    size: int | tuple[int, int],
 ) -> torch.Tensor:
-    """(B, 1, size, size) additive luma correction at work size that moves every bit's measured
-    correlation (B, n_bits) to sign(bit) x margin or beyond (bits in {0, 1})."""
+    """(B, 1, height, width) additive luma correction on the work grid (size: side or (height, width)) that
+    moves every bit's measured correlation (B, n_bits) to sign(bit) x margin or beyond (bits in {0, 1})."""
     signs = bits * 2 - 1
     shortfall = signs * torch.clamp(margin - signs * correlations, min=0)
     amplitudes = shortfall @ gram_inverse.T
