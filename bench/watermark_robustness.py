@@ -63,14 +63,15 @@ def offset_crop(frames: np.ndarray, fraction: float, top: float, left: float) ->
     return frames[:, y : y + ch, x : x + cw]
 
 
-def letterbox(frames: np.ndarray, aspect: float) -> np.ndarray:
-    """The clip centred in a frame of height / width = `aspect` with black bars, as a vertical-video
-    platform fits a square or landscape upload into 9:16."""
+def in_bars(frames: np.ndarray, aspect: float) -> np.ndarray:
+    """The clip centred in a frame of height / width = `aspect` with black bars (above and below, or at
+    the sides), as a platform fits an upload into 9:16 or 16:9."""
     height, width = frames.shape[1:3]
-    tall = max(height, round(width * aspect) // 2 * 2)
-    top = (tall - height) // 2
-    out = np.zeros((len(frames), tall, width, 3), np.uint8)
-    out[:, top : top + height] = frames
+    out_height = max(height, round(width * aspect) // 2 * 2)
+    out_width = max(width, round(height / aspect) // 2 * 2)
+    top, left = (out_height - height) // 2, (out_width - width) // 2
+    out = np.zeros((len(frames), out_height, out_width, 3), np.uint8)
+    out[:, top : top + height, left : left + width] = frames
     return out
 
 
@@ -107,7 +108,11 @@ def attacks(rng: np.random.Generator) -> dict:
         # 78 % from (20 %, 14.5 %): at 256 px a 200 px crop from (51, 37), odd offsets (half a pixel of the
         # reader's 128 px grid) and a scale between its rescalings.
         "CRF 28 + off-centre crop 78%": lambda f: encode_video(offset_crop(f, 0.78, 0.2, 0.145), crf=28),
-        "CRF 28 + letterbox to 9:16": lambda f: encode_video(letterbox(f, 16 / 9), crf=28),
+        # Bars: a square clip in a 9:16 frame (bars along its longer side: a shift for the reader), and
+        # in a 16:9 frame put in a 9:16 one (bars that make the frame's shorter side longer than the
+        # picture's: the reader finds the bars and reads inside them).
+        "CRF 28 + bars to 9:16": lambda f: encode_video(in_bars(f, 16 / 9), crf=28),
+        "CRF 28 + bars to 16:9, then 9:16": lambda f: encode_video(in_bars(in_bars(f, 9 / 16), 16 / 9), crf=28),
         # The two geometric attacks without the codec: tells a geometric failure from the codec's.
         "0.5x resize alone": lambda f: resize(f, 0.5),
         "centre crop 75% alone": lambda f: centre_crop(f, 0.75),

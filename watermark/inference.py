@@ -25,6 +25,7 @@ import torch
 from media.errors import UnreadableMediaError
 from media.frames import to_tensor, to_uint8
 from media.image import load_image
+from media.letterbox import picture_box
 from media.video import iter_frames, transcode_frames
 from media.weights import load_weights, read_card
 from watermark.config import WatermarkModelConfig
@@ -113,11 +114,20 @@ class VideoWatermarker:
 
     @torch.inference_mode()
     def statistics(self, frames: Iterable[np.ndarray], *, batch_size: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-frame evidence: learned logits (T, n_bits) and carrier tile means (T, n_scales, P, P)."""
+        """Per-frame evidence: learned logits (T, n_bits) and carrier tile means (T, n_scales, P, P).
+
+        Uniform bars around the picture (a platform fitting the video to 9:16 or 16:9) are found on the
+        first batch of frames and, where they hide the picture's scale, left out of every frame
+        (_reading_box)."""
         learned, tiles, batch = [], [], []
+        box: tuple[slice, slice] | None = None
 
         def flush() -> None:
-            frame_learned, frame_tiles = self.model.statistics(to_tensor(np.stack(batch), self.device))
+            nonlocal box
+            stacked = np.stack(batch)
+            if box is None:
+                box = _reading_box(stacked)
+            frame_learned, frame_tiles = self.model.statistics(to_tensor(stacked[:, box[0], box[1]], self.device))
             learned.append(frame_learned.cpu())
             tiles.append(frame_tiles.cpu())
             batch.clear()
@@ -201,6 +211,24 @@ def span_bounds(frames: int, span: int) -> list[tuple[int, int]]:
         last_start, _ = bounds.pop(-2)
         bounds[-1] = (last_start, frames)
     return bounds
+
+
+def _reading_box(frames: np.ndarray) -> tuple[slice, slice]:
+    """Where to read (T, H, W, 3) frames: inside their bars when the bars change the picture's shorter
+    side, the whole frame otherwise.
+
+    The carriers' grid scales the shorter side to the work size (work_grid_shape). Bars along the
+    longer side (a square video in a 9:16 frame) leave that side alone: the picture is then only
+    shifted, and the whole frame is read as it is, with no risk from where the bars' edge is found. Bars
+    that make the frame's shorter side longer than the picture's (a 16:9 video in a 9:16 frame) would
+    shrink the pattern out of the searched scales: the picture inside them is read. Its edges are found
+    to a few pixels, a slight crop, within the search's tolerance."""
+    rows, cols = picture_box(frames)
+    height, width = frames.shape[1:3]
+    picture_side = min(rows.stop - rows.start, cols.stop - cols.start)
+    if picture_side >= 0.95 * min(height, width):
+        return slice(0, height), slice(0, width)
+    return rows, cols
 
 
 def _luma(frames: np.ndarray, device: torch.device) -> torch.Tensor:

@@ -215,3 +215,15 @@ def test_bars_and_a_crop_to_another_aspect_read():
     wide = watermarker.embed(np.repeat(wide_frame[None], 8, axis=0), "0123456789abcdef")
     report = watermarker.read_frames(np.ascontiguousarray(wide[:, :, 75:267]))
     assert report.detected and report.id == "0123456789abcdef"
+
+
+def test_a_wide_video_fitted_into_a_tall_frame_is_read_inside_its_bars():
+    """A 16:9 video in a 9:16 frame: the frame's shorter side is the picture's longer one, which would
+    shrink the pattern out of the searched scales; the reader finds the bars and reads inside them."""
+    watermarker = VideoWatermarker.from_pretrained()
+    wide_frame = cv2.resize(sample_portrait(), (342, 192), interpolation=cv2.INTER_AREA)
+    wide = watermarker.embed(np.repeat(wide_frame[None], 8, axis=0), "0123456789abcdef")
+    tall = np.zeros((8, 608, 342, 3), np.uint8)
+    tall[:, 208:400] = wide
+    report = watermarker.read_frames(transcode_frames(tall, crf=23))
+    assert report.detected and report.id == "0123456789abcdef"

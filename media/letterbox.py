@@ -1,0 +1,45 @@
+"""The picture inside the bars a platform adds to fit a video to its frame (letterbox, pillarbox).
+
+FFmpeg's cropdetect filter does this for black bars, but the FFmpeg inside the PyAV wheels is built
+without it; bars are also not always black (white or coloured fills), so any uniform edge counts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# A bar after a re-encode varies by a level or two; a row of picture, even a flat backdrop, by more
+# across a whole row and several frames (grain, the watermark itself).
+BAR_TOLERANCE = 6
+# Narrower uniform edges are left alone (a dark border of the picture itself). A 16:9 picture in a 9:16
+# frame leaves 68 % of the height to bars; beyond 80 % the "picture" is more likely a detail of a dark
+# or flat clip.
+MIN_BARS = 0.04
+MAX_BARS = 0.8
+# A re-encode rings a few pixels into the bars (8x8 transforms, deblocking), and those lines are not
+# uniform. The box is taken this far inside the first non-uniform line on each barred side, so it holds
+# picture only: a little of the picture lost is a slight crop, while a little of the bars kept would
+# make the picture look smaller than it is.
+INSET = 4
+
+
+def picture_box(frames: np.ndarray) -> tuple[slice, slice]:
+    """(rows, columns) of the picture inside uniform bars of (T, H, W, 3) uint8 frames: every edge row
+    or column that holds one colour (within BAR_TOLERANCE levels) in every frame is a bar."""
+    return _inside(frames.max(axis=(0, 2, 3)), frames.min(axis=(0, 2, 3))), _inside(
+        frames.max(axis=(0, 1, 3)), frames.min(axis=(0, 1, 3))
+    )
+
+
+def _inside(highest: np.ndarray, lowest: np.ndarray) -> slice:
+    """The span between the uniform lines at either end of one axis (per-line max and min)."""
+    uniform = (highest.astype(int) - lowest) <= BAR_TOLERANCE
+    length = len(uniform)
+    start = int(np.argmin(uniform)) if not uniform.all() else length
+    stop = length - int(np.argmin(uniform[::-1])) if not uniform.all() else 0
+    bars = length - (stop - start)
+    if stop <= start or bars < MIN_BARS * length or bars > MAX_BARS * length:
+        return slice(0, length)
+    inset_start = start + INSET if start > 0 else 0
+    inset_stop = stop - INSET if stop < length else length
+    return slice(inset_start, inset_stop) if inset_stop - inset_start > INSET else slice(start, stop)
