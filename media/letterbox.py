@@ -21,24 +21,31 @@ MAX_BARS = 0.8
 # picture only: a little of the picture lost is a slight crop, while a little of the bars kept would
 # make the picture look smaller than it is.
 INSET = 4
+# How much wider one bar may be than the other (share of the axis), beyond INSET lines.
+ASYMMETRY = 0.02
 
 
 def picture_box(frames: np.ndarray) -> tuple[slice, slice]:
-    """(rows, columns) of the picture inside uniform bars of (T, H, W, 3) uint8 frames: every edge row
-    or column that holds one colour (within BAR_TOLERANCE levels) in every frame is a bar."""
+    """(rows, columns) of the picture inside uniform bars of (T, H, W, 3) uint8 frames: edge rows or
+    columns that hold one colour (within BAR_TOLERANCE levels) in every frame, on both sides of the
+    picture and about as wide on each."""
     return _inside(frames.max(axis=(0, 2, 3)), frames.min(axis=(0, 2, 3))), _inside(
         frames.max(axis=(0, 1, 3)), frames.min(axis=(0, 1, 3))
     )
 
 
 def _inside(highest: np.ndarray, lowest: np.ndarray) -> slice:
-    """The span between the uniform lines at either end of one axis (per-line max and min)."""
+    """The span between the bars at the ends of one axis (per-line max and min), or the whole axis."""
     uniform = (highest.astype(int) - lowest) <= BAR_TOLERANCE
     length = len(uniform)
-    start = int(np.argmin(uniform)) if not uniform.all() else length
-    stop = length - int(np.argmin(uniform[::-1])) if not uniform.all() else 0
+    if uniform.all():
+        return slice(0, length)
+    start, stop = int(np.argmin(uniform)), length - int(np.argmin(uniform[::-1]))
     bars = length - (stop - start)
-    if stop <= start or bars < MIN_BARS * length or bars > MAX_BARS * length:
+    # Platforms centre the picture: a uniform edge on one side only (a dark sky, a black backdrop) is
+    # picture. Ringing and odd sizes make the two bars differ by a few lines.
+    lopsided = abs(start - (length - stop)) > max(INSET, ASYMMETRY * length)
+    if lopsided or bars < MIN_BARS * length or bars > MAX_BARS * length:
         return slice(0, length)
     inset_start = start + INSET if start > 0 else 0
     inset_stop = stop - INSET if stop < length else length

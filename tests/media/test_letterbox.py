@@ -35,3 +35,13 @@ def test_narrow_uniform_edges_and_flat_clips_are_not_bars():
     sliver = np.zeros((3, 200, 200, 3), np.uint8)
     sliver[:, 95:105] = _picture(10, 200)  # 95 % of the height uniform: a detail of a dark clip
     assert picture_box(sliver) == (slice(0, 200), slice(0, 200))
+
+
+def test_a_uniform_edge_on_one_side_is_picture():
+    """A dark sky or backdrop at the top of a shot is not a bar: platforms centre the picture."""
+    frames = _picture(200, 200)
+    frames[:, :30] = 0
+    assert picture_box(frames) == (slice(0, 200), slice(0, 200))
+    frames[:, -27:] = 0  # and a bar below of about the same width: now they are bars
+    rows, _ = picture_box(frames)
+    assert (rows.start, rows.stop) == (30 + INSET, 173 - INSET)
