@@ -91,16 +91,22 @@ class VideoWatermarker:
     def embed(self, frames: np.ndarray, generation_id: str) -> np.ndarray:
         """Watermarked copy of `frames` (consecutive frames of one video, or one image) carrying
         `generation_id`. Frames are processed in groups of the model's informed_group; with a channel
-        CRF in the model's config, each group also goes through that many encode/decode passes."""
+        CRF in the model's config, each group also goes through that many encode/decode passes.
+
+        Bars that the reader reads inside (_reading_box) stay as they are: the pattern goes on the
+        picture, at the picture's aspect, which is how it will be read."""
         bits = torch.from_numpy(self.codec.encode(generation_id)).float().to(self.device)
         config = self.model.config
         group = max(1, config.informed_group)
+        rows, cols = _reading_box(frames[:16]) if len(frames) else (slice(None), slice(None))
+        whole = (rows.start, rows.stop, cols.start, cols.stop) == (0, frames.shape[1], 0, frames.shape[2])
+        picture = frames if whole else frames[:, rows, cols]
         # Whole groups, and enough frames (up to ~30 M values) that the channel pass sees a codec's
         # usual context (groups of pictures) rather than isolated seconds.
-        batch_size = group * max(1, _BATCH_VALUES // (group * frames[0].size)) if len(frames) else 1
-        out = np.empty_like(frames)
+        batch_size = group * max(1, _BATCH_VALUES // (group * picture[0].size)) if len(frames) else 1
+        out = np.empty_like(frames) if whole else frames.copy()
         for start in range(0, len(frames), batch_size):
-            batch = to_tensor(frames[start : start + batch_size], self.device)
+            batch = to_tensor(picture[start : start + batch_size], self.device)
             batch_bits = bits.expand(len(batch), -1)
             marked = self.model.embed(batch, batch_bits)
             if config.channel_crf > 0 and config.channel_margin > 0:
@@ -109,7 +115,7 @@ class VideoWatermarker:
                     marked = self.model.top_up(
                         marked, _luma(decoded, self.device), batch_bits, config.channel_margin, gain=config.channel_gain
                     )
-            out[start : start + batch_size] = to_uint8(marked)
+            out[start : start + batch_size, rows, cols] = to_uint8(marked)
         return out
 
     @torch.inference_mode()

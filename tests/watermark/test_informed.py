@@ -227,3 +227,9 @@ def test_a_wide_video_fitted_into_a_tall_frame_is_read_inside_its_bars():
     tall[:, 208:400] = wide
     report = watermarker.read_frames(transcode_frames(tall, crf=23))
     assert report.detected and report.id == "0123456789abcdef"
+    # Marked as it stands, in its bars: the bars stay black and the picture reads the same way.
+    tall[:, 208:400] = wide_frame
+    marked = watermarker.embed(tall, "00112233aabbccdd")
+    assert not marked[:, :208].any() and not marked[:, 400:].any()
+    report = watermarker.read_frames(transcode_frames(marked, crf=23))
+    assert report.detected and report.id == "00112233aabbccdd"
