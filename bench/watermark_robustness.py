@@ -113,6 +113,8 @@ def attacks(rng: np.random.Generator) -> dict:
         # picture's: the reader finds the bars and reads inside them).
         "CRF 28 + bars to 9:16": lambda f: encode_video(in_bars(f, 16 / 9), crf=28),
         "CRF 28 + bars to 16:9, then 9:16": lambda f: encode_video(in_bars(in_bars(f, 9 / 16), 16 / 9), crf=28),
+        # A re-upload flipped left to right (a common way to slip past matching).
+        "CRF 28 + mirrored": lambda f: encode_video(np.ascontiguousarray(f[:, :, ::-1]), crf=28),
         # The two geometric attacks without the codec: tells a geometric failure from the codec's.
         "0.5x resize alone": lambda f: resize(f, 0.5),
         "centre crop 75% alone": lambda f: centre_crop(f, 0.75),

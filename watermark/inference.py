@@ -6,11 +6,12 @@ re-encode (watermark.modules.informed).
 
 Video decision: average the extractor's per-frame evidence over the clip (the carrier tile statistics
 are linear in the frames), read the carriers at the candidate alignments found on the whole clip
-(none: most re-encodes; the highest distinct sign-blind peaks, for crops), decode the code at each and
-keep the best fit, and report the generation ID with a p-value: the bound on an unmarked video fitting some
-codeword as well (watermark.payload), multiplied by the number of readings (so reading more places
-cannot manufacture detections). "Detected" means p < 1e-6 and comes with the ID. The same reading is
-made per time span (1 s by default), so an excerpt can be read on its own.
+(none: most re-encodes; the highest distinct sign-blind peaks, for crops; and the same for the clip
+mirrored left to right), decode the code at each and keep the best fit, and report the generation ID
+with a p-value: the bound on an unmarked video fitting some codeword as well (watermark.payload),
+multiplied by the number of readings (so reading more places cannot manufacture detections).
+"Detected" means p < 1e-6 and comes with the ID. The same reading is made per time span (1 s by
+default), so an excerpt can be read on its own.
 """
 
 from __future__ import annotations
@@ -53,13 +54,15 @@ class WatermarkReport:
     """The result of `candor watermark extract` (also embedded in verification reports).
 
     p_value: the decision's (detected: p_value < 1e-6; see watermark.payload); corrected_bits: the bits
-    where the decoded codeword differs from the reading's hard decisions (null when not detected)."""
+    where the decoded codeword differs from the reading's hard decisions (null when not detected);
+    mirrored: the mark was read from the video flipped left to right (false when not detected)."""
 
     detected: bool
     id: str | None
     p_value: float
     frames: int
     corrected_bits: int | None
+    mirrored: bool = False
     bit_confidence: list[float] = field(default_factory=list)
     spans: list[SpanReading] = field(default_factory=list)
 
@@ -159,16 +162,26 @@ class VideoWatermarker:
             raise UnreadableMediaError("no frame to read the watermark from")
 
         clip_tiles = tiles.mean(0, keepdim=True).to(self.device)
-        alignments = [index for _, index in self.model.candidate_alignments(clip_tiles)]
+        # A mirrored copy (a common way to slip a re-upload past matching) mirrors the tile statistics
+        # too, up to a shift that the alignment search covers: the tiles are also read flipped, each
+        # orientation at its own candidate alignments (orientation, alignment).
+        alignments = [
+            (mirrored, index)
+            for mirrored in (False, True)
+            for _, index in self.model.candidate_alignments(clip_tiles.flip(-1) if mirrored else clip_tiles)
+        ]
 
-        def read(selection: slice, indices: list[torch.Tensor], trials: int) -> tuple[PayloadReading, np.ndarray, int]:
-            """The best reading of the frames in `selection` at the alignments `indices` (which of them,
-            too), its p-value multiplied by `trials`."""
+        def read(
+            selection: slice, candidates: list[tuple[bool, torch.Tensor]], trials: int
+        ) -> tuple[PayloadReading, np.ndarray, int]:
+            """The best reading of the frames in `selection` at the (orientation, alignment) `candidates`
+            (which of them, too), its p-value multiplied by `trials`."""
             span_learned = learned[selection].mean(0, keepdim=True).to(self.device)
             span_tiles = tiles[selection].mean(0, keepdim=True).to(self.device)
             readings = []
-            for which, index in enumerate(indices):
-                scores = self.model.logits_at(span_learned, span_tiles, index)[0].cpu().numpy()
+            for which, (mirrored, index) in enumerate(candidates):
+                oriented = span_tiles.flip(-1) if mirrored else span_tiles
+                scores = self.model.logits_at(span_learned, oriented, index)[0].cpu().numpy()
                 readings.append((self.codec.decode(scores, trials=trials), scores, which))
             return min(readings, key=lambda item: item[0].p_value)
 
@@ -193,7 +206,7 @@ class VideoWatermarker:
                     reading.p_value,
                 )
             )
-        return _report(overall, len(learned), overall_logits, spans)
+        return _report(overall, len(learned), overall_logits, spans, mirrored=alignments[chosen][0])
 
     def read_frames(self, frames: np.ndarray, *, fps: float = 25.0, span_seconds: float = 1.0) -> WatermarkReport:
         """Read (T, H, W, 3) uint8 frames held in memory."""
@@ -267,7 +280,9 @@ def _estimate_fps(times: list[float]) -> float:
     return (len(times) - 1) / max(times[-1] - times[0], 1e-6)
 
 
-def _report(reading: PayloadReading, frames: int, logits: np.ndarray, spans: list[SpanReading]) -> WatermarkReport:
+def _report(
+    reading: PayloadReading, frames: int, logits: np.ndarray, spans: list[SpanReading], *, mirrored: bool
+) -> WatermarkReport:
     confidence = np.abs(np.tanh(logits / 2))
     return WatermarkReport(
         detected=reading.detected,
@@ -275,6 +290,7 @@ def _report(reading: PayloadReading, frames: int, logits: np.ndarray, spans: lis
         p_value=reading.p_value,
         frames=frames,
         corrected_bits=reading.corrected,
+        mirrored=reading.detected and mirrored,
         bit_confidence=[round(float(c), 4) for c in confidence],
         spans=spans,
     )

@@ -88,6 +88,7 @@ def extract(
         print(json.dumps(report.to_dict(), indent=1))
     else:
         state = f"[green]detected[/] ID {report.id}" if report.detected else "[dim]not detected[/]"
+        state += " in the mirrored video" if report.mirrored else ""
         corrected = f"{report.corrected_bits} bits corrected, " if report.detected else ""
         evidence = f"p = {report.p_value:.2e}, {corrected}{report.frames} frames"
         console.print(f"{source}: {state}  ({evidence})")

@@ -233,3 +233,16 @@ def test_a_wide_video_fitted_into_a_tall_frame_is_read_inside_its_bars():
     assert not marked[:, :208].any() and not marked[:, 400:].any()
     report = watermarker.read_frames(transcode_frames(marked, crf=23))
     assert report.detected and report.id == "00112233aabbccdd"
+
+
+def test_a_mirrored_copy_reads_and_says_so():
+    """Flipping a re-upload left to right mirrors the pattern; the reader also reads the tiles flipped,
+    and pays for it in the p-value (twice the readings)."""
+    crop, _ = crop_face(sample_portrait(), size=192)
+    watermarker = VideoWatermarker.from_pretrained()
+    marked = watermarker.embed(np.repeat(crop[None], 8, axis=0), "a1b2c3d4e5f60718")
+    straight = watermarker.read_frames(marked)
+    assert straight.detected and not straight.mirrored
+    mirrored = watermarker.read_frames(transcode_frames(np.ascontiguousarray(marked[:, :, ::-1]), crf=23))
+    assert mirrored.detected and mirrored.id == "a1b2c3d4e5f60718" and mirrored.mirrored
+    assert not watermarker.read_frames(crop[None]).mirrored
