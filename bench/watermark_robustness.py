@@ -281,6 +281,9 @@ def main() -> None:
         clips = load_clips(size, args.clips, rng)
         table = {name: {"candor": 0, "candor_detected": 0, "candor_wrong_id": 0, "dwtdct": 0} for name in attacks(rng)}
         quality = {"candor_psnr": [], "candor_ssim": [], "candor_flicker": [], "dwtdct_psnr": [], "dwtdct_ssim": []}
+        # Every clip's reading per attack (p-value; 1 exact ID, 0 no detection, -1 wrong ID): a rate that
+        # moves between runs can be traced to the clips that moved.
+        per_clip: dict[str, list] = {name: [] for name in table}
         for clip in clips:
             generation_id = id_rng.bytes(8).hex()
             marked = watermarker.embed(clip, generation_id)
@@ -295,12 +298,15 @@ def main() -> None:
                 table[name]["candor"] += int(report.detected and report.id == generation_id)
                 table[name]["candor_detected"] += int(report.detected)
                 table[name]["candor_wrong_id"] += int(report.id is not None and report.id != generation_id)
+                outcome = 1 if report.id == generation_id else (-1 if report.id is not None else 0)
+                per_clip[name].append([float(f"{report.p_value:.3g}"), outcome])
                 table[name]["dwtdct"] += int(baseline.read(attack(baseline_marked)) == generation_id)
         rates = {name: {k: v / len(clips) for k, v in row.items()} for name, row in table.items()}
         results["sizes"][str(size)] = {
             "clips": len(clips),
             "quality": {k: round(float(np.mean(v)), 4) for k, v in quality.items()},
             "exact_id_rate": rates,
+            "per_clip": per_clip,
         }
         print(size, results["sizes"][str(size)]["quality"], flush=True)
     # False positives and per-bit bias on unmarked clips (at the first size).
