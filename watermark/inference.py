@@ -178,10 +178,10 @@ class VideoWatermarker:
             (which of them, too), its p-value multiplied by `trials`."""
             span_learned = learned[selection].mean(0, keepdim=True).to(self.device)
             span_tiles = tiles[selection].mean(0, keepdim=True).to(self.device)
+            oriented = {False: span_tiles, True: span_tiles.flip(-1)}
             readings = []
             for which, (mirrored, index) in enumerate(candidates):
-                oriented = span_tiles.flip(-1) if mirrored else span_tiles
-                scores = self.model.logits_at(span_learned, oriented, index)[0].cpu().numpy()
+                scores = self.model.logits_at(span_learned, oriented[mirrored], index)[0].cpu().numpy()
                 readings.append((self.codec.decode(scores, trials=trials), scores, which))
             return min(readings, key=lambda item: item[0].p_value)
 

@@ -199,11 +199,9 @@ class PayloadCodec:
             for flips in itertools.combinations(unreliable, count):
                 trial = hard.copy()
                 trial[list(flips)] ^= 1
-                data = self._bch_decode(trial)
-                if data is not None:
-                    codeword = self._codeword(data)
-                    if int(np.sum(codeword[: self._bch_bits] != hard)) <= limit:
-                        return codeword
+                codeword = self._bch_decode(trial)
+                if codeword is not None and int(np.sum(codeword[: self._bch_bits] != hard)) <= limit:
+                    return codeword
         return None
 
     def _codeword(self, data: np.ndarray) -> np.ndarray:
@@ -214,8 +212,8 @@ class PayloadCodec:
         return np.concatenate([data.astype(np.uint8), parity, check])
 
     def _bch_decode(self, bits: np.ndarray) -> np.ndarray | None:
-        """The 64 ID bits of the corrected BCH word, or None. bchlib can report success with an
-        inconsistent correction, so the result is re-encoded and accepted only if it is a true codeword."""
+        """The whole (n_bits,) codeword of the corrected BCH word, or None. bchlib can report success with
+        an inconsistent correction, so the result is re-encoded and accepted only if it is a true codeword."""
         data = bytearray(np.packbits(bits[:GENERATION_ID_BITS]).tobytes())
         parity_bits = np.zeros(self._bch.ecc_bytes * 8, dtype=np.uint8)
         parity_bits[: self.parity_bits] = bits[GENERATION_ID_BITS:]
@@ -223,8 +221,8 @@ class PayloadCodec:
         if self._bch.decode(data, parity) < 0:
             return None
         self._bch.correct(data, parity)
-        corrected = np.unpackbits(np.frombuffer(bytes(data), dtype=np.uint8))
+        codeword = self._codeword(np.unpackbits(np.frombuffer(bytes(data), dtype=np.uint8)))
         corrected_parity = np.unpackbits(np.frombuffer(bytes(parity), dtype=np.uint8))[: self.parity_bits]
-        if not np.array_equal(self._codeword(corrected)[GENERATION_ID_BITS : self._bch_bits], corrected_parity):
+        if not np.array_equal(codeword[GENERATION_ID_BITS : self._bch_bits], corrected_parity):
             return None
-        return corrected
+        return codeword
