@@ -168,7 +168,7 @@ class VideoWatermarker:
         alignments = [
             (mirrored, index)
             for mirrored in (False, True)
-            for _, index in self.model.candidate_alignments(clip_tiles.flip(-1) if mirrored else clip_tiles)
+            for index in self.model.candidate_alignments(clip_tiles.flip(-1) if mirrored else clip_tiles).T
         ]
 
         def read(
@@ -232,6 +232,12 @@ def span_bounds(frames: int, span: int) -> list[tuple[int, int]]:
     return bounds
 
 
+# Bars that leave the picture's shorter side at least this share of the frame's shorter side are read
+# through (a border, or bars along the longer side: the scale barely or not at all changed); narrower
+# pictures are read inside their bars (see _reading_box).
+_BARS_IGNORED_ABOVE = 0.95
+
+
 def _reading_box(frames: np.ndarray) -> tuple[slice, slice]:
     """Where to read (T, H, W, 3) frames: inside their bars when the bars change the picture's shorter
     side, the whole frame otherwise.
@@ -245,7 +251,7 @@ def _reading_box(frames: np.ndarray) -> tuple[slice, slice]:
     rows, cols = picture_box(frames)
     height, width = frames.shape[1:3]
     picture_side = min(rows.stop - rows.start, cols.stop - cols.start)
-    if picture_side >= 0.95 * min(height, width):
+    if picture_side >= _BARS_IGNORED_ABOVE * min(height, width):
         return slice(0, height), slice(0, width)
     return rows, cols
 

@@ -19,13 +19,10 @@ import numpy as np
 
 @dataclass(frozen=True)
 class OrderedStatisticsResult:
-    """codeword: (n,) uint8; distance: bits where it differs from the hard decisions; margin: how much
-    more the runner-up candidate disagrees with the scores than the winner, relative to the winner's
-    disagreement (small when two codewords fit the scores about equally well)."""
+    """codeword: (n,) uint8; distance: bits where it differs from the hard decisions."""
 
     codeword: np.ndarray
     distance: int
-    margin: float
 
 
 class OrderedStatisticsDecoder:
@@ -53,22 +50,14 @@ class OrderedStatisticsDecoder:
         sums = (base ^ self._flips).astype(np.float32) @ systematic.astype(np.float32)
         candidates = (sums.astype(np.int32) & 1).astype(np.float32)  # (patterns, n) in {0, 1}, reordered
         if extra is not None:
-            extra = np.asarray(extra, dtype=candidates.dtype)[by_reliability]
-            if not (candidates == extra).all(axis=1).any():  # a duplicate would be its own runner-up
-                candidates = np.vstack([candidates, extra])
+            candidates = np.vstack([candidates, np.asarray(extra, dtype=candidates.dtype)[by_reliability]])
         # Reliability-weighted disagreement with the hard decisions, sum |s| [c != s > 0], as one product:
         # (sum |s| + sum (1 - 2c) s) / 2 (a bit that agrees adds |s| - |s|, one that disagrees 2 |s|).
         ordered = scores[by_reliability].astype(np.float32)
         disagreement = (reliability.sum() + ordered.sum()) / 2 - candidates @ ordered
-        ranked = np.argsort(disagreement)
-        best = ranked[0]
         codeword = np.empty(self.n, dtype=np.uint8)
-        codeword[by_reliability] = candidates[best].astype(np.uint8)
-        if len(ranked) == 1:  # order 0 and nothing else found: no runner-up to compare with
-            margin = float("inf")
-        else:
-            margin = (disagreement[ranked[1]] - disagreement[best]) / max(float(disagreement[best]), 1e-12)
-        return OrderedStatisticsResult(codeword, int(np.sum(codeword != hard)), float(margin))
+        codeword[by_reliability] = candidates[int(np.argmin(disagreement))].astype(np.uint8)
+        return OrderedStatisticsResult(codeword, int(np.sum(codeword != hard)))
 
 
 def _systematic_on_most_reliable(generator: np.ndarray) -> tuple[np.ndarray, list[int]]:

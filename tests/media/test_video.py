@@ -5,7 +5,14 @@ import pytest
 
 from media.audio import AudioTrack
 from media.errors import UnreadableMediaError
-from media.video import VideoWriter, probe_video, read_video, resample_frame_indices, write_video
+from media.video import (
+    VideoWriter,
+    probe_video,
+    read_video,
+    resample_frame_indices,
+    transcode_frames,
+    write_video,
+)
 
 
 def _frames(n: int, height: int, width: int) -> np.ndarray:
@@ -90,3 +97,20 @@ def test_resampling_variable_frame_rate_to_constant():
     chosen = times[indices]
     targets = np.arange(len(indices)) / 25
     assert np.all(chosen <= targets + 0.1 / 25)
+
+
+@pytest.mark.parametrize("codec", ["libx264", "libx265"])
+def test_transcode_returns_every_frame_re_encoded(codec):
+    rows, cols = np.mgrid[0:67, 0:97]
+    frames = np.stack(
+        [np.stack([rows * 3, cols * 2 + 10 * t, (rows + cols + 5 * t) % 256], axis=-1) for t in range(7)]
+    ).astype(np.uint8)
+    coded = transcode_frames(frames, codec=codec, crf=23)
+    assert coded.shape == (7, 66, 96, 3)  # yuv420p: cropped to even sizes
+    difference = np.abs(coded.astype(int) - frames[:, :66, :96]).mean()
+    assert 0 < difference < 8  # changed by the codec, still the same pictures
+
+
+def test_transcode_refuses_frames_too_narrow_for_x265():
+    with pytest.raises(ValueError, match="64 px"):
+        transcode_frames(_frames(2, 64, 48), codec="libx265")

@@ -150,7 +150,7 @@ def test_spans_are_read_at_the_clips_alignments():
     tiles = torch.randn(1, 2, 32, 32)
     learned = torch.randn(1, 191)
     with torch.no_grad():
-        for _, index in model.candidate_alignments(tiles):
+        for index in model.candidate_alignments(tiles).T:
             full = alignment_correlations(with_subpixel_phases(tiles, 2), model.extractor.carriers)
             expected = learned + model.extractor.log_gain.exp() * at_alignment(full, index) - model._offset()
             assert torch.allclose(model.logits_at(learned, tiles, index), expected, rtol=1e-4, atol=1e-3)

@@ -133,10 +133,10 @@ def test_ordered_statistics_decoder_finds_the_nearest_codeword_of_a_small_code()
         scores[flip] *= -0.1
         result = decoder.decode(scores)
         assert tuple(result.codeword) in codewords and np.array_equal(result.codeword, codeword)
-        assert result.distance == 1 and result.margin > 0
-    # Order 0 trusts the four most reliable bits: one candidate, so no runner-up.
+        assert result.distance == 1
+    # Order 0 trusts the four most reliable bits: their re-encoding is the only candidate.
     single = OrderedStatisticsDecoder(generator, order=0).decode(np.array([3.0, -3, 3, -3, 0.1, 0.1, 0.1]))
-    assert np.array_equal(single.codeword, [1, 0, 1, 0, 1, 0, 1]) and single.margin == float("inf")
+    assert np.array_equal(single.codeword, [1, 0, 1, 0, 1, 0, 1])
 
 
 def test_unmarked_scores_are_never_detected():

@@ -159,19 +159,20 @@ class Watermarker(nn.Module):
         """Calibrated logits from (clip-averaged) statistics."""
         return self.extractor.decide(learned, tiles) - self._offset()
 
-    def candidate_alignments(self, tiles: torch.Tensor) -> list[tuple[str, torch.Tensor]]:
-        """1 + config.search_peaks candidate alignments (B,) flat indices (scale x sub-pixel phase x shift)
-        of a clip's tile statistics: "identity" (no crop or shift: most re-encodes) and the highest
-        distinct peaks of sign_blind_scores over every scale, sub-pixel phase and shift (crops). None of
-        them looks at the payload, so the decision's search correction is the number of readings."""
+    def candidate_alignments(self, tiles: torch.Tensor) -> torch.Tensor:
+        """(B, 1 + config.search_peaks) candidate alignments, flat indices (scale x sub-pixel phase x
+        shift) of a clip's tile statistics: first the identity (no crop or shift: most re-encodes), then
+        the highest distinct peaks of sign_blind_scores over every scale, sub-pixel phase and shift
+        (crops), best first. None of them looks at the payload, so the decision's search correction is
+        the number of readings."""
         steps = self.config.search_subpixel_steps
         tiles = with_subpixel_phases(tiles, steps)
         batch, period = tiles.shape[0], tiles.shape[-1]
         unshifted = self.config.search_scales.index(1.0) * steps * steps * period * period
         scores = sign_blind_scores(tiles, self._carrier_subspace())
         peaks = sign_blind_peaks(scores, self.config.search_peaks, steps, period)
-        identity = [("identity", torch.full((batch,), unshifted, device=tiles.device))]
-        return identity + [(f"sign-blind peak {rank + 1}", peaks[:, rank]) for rank in range(peaks.shape[1])]
+        identity = torch.full((batch, 1), unshifted, dtype=peaks.dtype, device=tiles.device)
+        return torch.cat([identity, peaks], dim=1)
 
     def logits_at(self, learned: torch.Tensor, tiles: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         """Calibrated logits (B, n_bits) of (clip-averaged) statistics at alignments (B,) from
