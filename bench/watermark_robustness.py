@@ -75,6 +75,25 @@ def in_bars(frames: np.ndarray, aspect: float) -> np.ndarray:
     return out
 
 
+def over_blurred_fill(frames: np.ndarray, aspect: float) -> np.ndarray:
+    """in_bars, with the space around the clip filled by a blurred, darkened copy of it enlarged to cover
+    the frame, as short-video platforms fit a clip of another aspect (nothing uniform to trim)."""
+    height, width = frames.shape[1:3]
+    out_height = max(height, round(width * aspect) // 2 * 2)
+    out_width = max(width, round(height / aspect) // 2 * 2)
+    top, left = (out_height - height) // 2, (out_width - width) // 2
+    cover = max(out_height / height, out_width / width)
+    cover_height, cover_width = round(height * cover), round(width * cover)
+    y, x = (cover_height - out_height) // 2, (cover_width - out_width) // 2
+    sigma = 0.05 * min(out_height, out_width)
+    out = np.empty((len(frames), out_height, out_width, 3), np.uint8)
+    for index, frame in enumerate(frames):
+        enlarged = cv2.resize(frame, (cover_width, cover_height))[y : y + out_height, x : x + out_width]
+        out[index] = (cv2.GaussianBlur(enlarged, (0, 0), sigma) * 0.6).astype(np.uint8)
+        out[index, top : top + height, left : left + width] = frame
+    return out
+
+
 def centre_square(frame: np.ndarray) -> np.ndarray:
     height, width = frame.shape[:2]
     side = min(height, width)
@@ -113,6 +132,11 @@ def attacks(rng: np.random.Generator) -> dict:
         # picture's: the reader finds the bars and reads inside them).
         "CRF 28 + bars to 9:16": lambda f: encode_video(in_bars(f, 16 / 9), crf=28),
         "CRF 28 + bars to 16:9, then 9:16": lambda f: encode_video(in_bars(in_bars(f, 9 / 16), 16 / 9), crf=28),
+        # The same with a blurred copy of the clip around it instead of bars: the picture of the second
+        # fit is 56 % of the frame's shorter side, read on the fine grid.
+        "CRF 28 + blurred fill to 16:9, then 9:16": lambda f: encode_video(
+            over_blurred_fill(over_blurred_fill(f, 9 / 16), 16 / 9), crf=28
+        ),
         # A re-upload flipped left to right (a common way to slip past matching).
         "CRF 28 + mirrored": lambda f: encode_video(np.ascontiguousarray(f[:, :, ::-1]), crf=28),
         # The two geometric attacks without the codec: tells a geometric failure from the codec's.

@@ -56,3 +56,12 @@ class WatermarkModelConfig:
     # crop + CRF 28 is not always the highest (watermark.modules.carriers.sign_blind_peaks). Each costs a
     # reading (the p-values are multiplied by the readings' number) and a decode (~5 ms).
     search_peaks: int = 16
+    # The matched branch also reads every frame on a grid this many times finer (0: not), at the same
+    # rescalings: a picture shown smaller than the frame's shorter side (a 16:9 video fit by width into a
+    # 9:16 frame over a blurred copy of itself, a picture in picture) has its pattern shrunk below every
+    # rescaling of the work grid, and uniform bars, which could be trimmed, are not there. At 16/9 that
+    # most common fit is read at its own scale; the rescalings cover pictures of 56-94 % of the side.
+    fine_grid: float = 0.0
+    # Distinct peaks read on the fine grid, besides the work grid's search_peaks: its own budget, so that
+    # its alignments cannot push a crop's true one out of the work grid's peaks.
+    fine_grid_peaks: int = 4

@@ -3,6 +3,8 @@ H.264 and H.265 at CRF 28 (channel-informed passes)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 import pytest
@@ -233,6 +235,26 @@ def test_a_wide_video_fitted_into_a_tall_frame_is_read_inside_its_bars():
     assert not marked[:, :208].any() and not marked[:, 400:].any()
     report = watermarker.read_frames(transcode_frames(marked, crf=23))
     assert report.detected and report.id == "00112233aabbccdd"
+
+
+def test_a_wide_video_over_a_blurred_fill_in_a_tall_frame_is_read_on_the_fine_grid():
+    """The same fit with the space around the picture filled by a blurred, darkened copy of it, as short-
+    video platforms do: no bars to read inside, so the picture's pattern reaches the work grid at 56 % of
+    its scale. The fine grid reads it at its own."""
+    watermarker = VideoWatermarker.from_pretrained()
+    assert watermarker.model.config.fine_grid > 0
+    wide_frame = cv2.resize(sample_portrait(), (342, 192), interpolation=cv2.INTER_AREA)
+    wide = watermarker.embed(np.repeat(wide_frame[None], 8, axis=0), "0123456789abcdef")
+    tall = np.empty((8, 608, 342, 3), np.uint8)
+    for index, picture in enumerate(wide):
+        cover = cv2.resize(picture, (1083, 608))[:, 370:712]  # enlarged to cover the frame's height
+        tall[index] = (cv2.GaussianBlur(cover, (0, 0), 20) * 0.6).astype(np.uint8)
+        tall[index, 208:400] = picture
+    video = transcode_frames(tall, crf=23)
+    report = watermarker.read_frames(video)
+    assert report.detected and report.id == "0123456789abcdef"
+    watermarker.model.config = replace(watermarker.model.config, fine_grid=0.0)
+    assert not watermarker.read_frames(video).detected
 
 
 def test_a_mirrored_copy_reads_and_says_so():

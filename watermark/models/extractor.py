@@ -69,9 +69,14 @@ class WatermarkExtractor(nn.Module):
             details = high_pass(frames)
             features = self.features(torch.cat([frames * 2 - 1, details * 8], dim=1))
             learned = self.learned_weight * self.head(features.mean(dim=(-2, -1)))
-        # The matched branch keeps the carriers' band: content slower than the tile (and, with an
-        # edge-preserving band, the face's edges) is removed.
-        return learned, folded_scales(self.band(luma(frames)), self.carriers.shape[-1], self.search_scales)
+        return learned, self.carrier_tiles(frames)
+
+    def carrier_tiles(self, frames: torch.Tensor) -> torch.Tensor:
+        """The matched branch's statistics alone: (B, n_scales, P, P) carrier tile means per rescaling.
+
+        The carriers' band is kept: content slower than the tile (and, with an edge-preserving band, the
+        face's edges) is removed."""
+        return folded_scales(self.band(luma(frames)), self.carriers.shape[-1], self.search_scales)
 
     def decide(self, learned: torch.Tensor, tiles: torch.Tensor) -> torch.Tensor:
         """(B, n_bits) logits from (possibly clip-averaged) statistics."""

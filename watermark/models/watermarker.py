@@ -152,27 +152,37 @@ class Watermarker(nn.Module):
         return self.extractor(to_work_grid(frames, self.config.work_size)) - self._offset()
 
     def statistics(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-frame evidence to average over a clip (see WatermarkExtractor.statistics)."""
-        return self.extractor.statistics(to_work_grid(frames, self.config.work_size))
+        """Per-frame evidence to average over a clip (see WatermarkExtractor.statistics); with a fine
+        grid, its tiles follow the work grid's along the rescaling axis (B, 2 n_scales, P, P)."""
+        learned, tiles = self.extractor.statistics(to_work_grid(frames, self.config.work_size))
+        if self.config.fine_grid > 0:
+            fine = to_work_grid(frames, round(self.config.work_size * self.config.fine_grid))
+            tiles = torch.cat([tiles, self.extractor.carrier_tiles(fine)], dim=1)
+        return learned, tiles
 
     def decide(self, learned: torch.Tensor, tiles: torch.Tensor) -> torch.Tensor:
         """Calibrated logits from (clip-averaged) statistics."""
         return self.extractor.decide(learned, tiles) - self._offset()
 
     def candidate_alignments(self, tiles: torch.Tensor) -> torch.Tensor:
-        """(B, 1 + config.search_peaks) candidate alignments, flat indices (scale x sub-pixel phase x
-        shift) of a clip's tile statistics: first the identity (no crop or shift: most re-encodes), then
-        the highest distinct peaks of sign_blind_scores over every scale, sub-pixel phase and shift
-        (crops), best first. None of them looks at the payload, so the decision's search correction is
-        the number of readings."""
+        """(B, 1 + config.search_peaks [+ config.fine_grid_peaks]) candidate alignments, flat indices
+        (scale x sub-pixel phase x shift) of a clip's tile statistics: first the identity (no crop or
+        shift: most re-encodes), then the highest distinct peaks of sign_blind_scores over every scale,
+        sub-pixel phase and shift of the work grid (crops), best first, then those of the fine grid (a
+        picture smaller than the frame). None of them looks at the payload, so the decision's search
+        correction is the number of readings."""
         steps = self.config.search_subpixel_steps
         tiles = with_subpixel_phases(tiles, steps)
         batch, period = tiles.shape[0], tiles.shape[-1]
+        per_grid = len(self.config.search_scales) * steps * steps * period * period
         unshifted = self.config.search_scales.index(1.0) * steps * steps * period * period
         scores = sign_blind_scores(tiles, self._carrier_subspace())
-        peaks = sign_blind_peaks(scores, self.config.search_peaks, steps, period)
-        identity = torch.full((batch, 1), unshifted, dtype=peaks.dtype, device=tiles.device)
-        return torch.cat([identity, peaks], dim=1)
+        identity = torch.full((batch, 1), unshifted, dtype=torch.long, device=tiles.device)
+        candidates = [identity, sign_blind_peaks(scores[:, :per_grid], self.config.search_peaks, steps, period)]
+        if scores.shape[1] > per_grid:  # the fine grid's statistics follow the work grid's
+            fine = sign_blind_peaks(scores[:, per_grid:], self.config.fine_grid_peaks, steps, period)
+            candidates.append(fine + per_grid)
+        return torch.cat(candidates, dim=1)
 
     def logits_at(self, learned: torch.Tensor, tiles: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         """Calibrated logits (B, n_bits) of (clip-averaged) statistics at alignments (B,) from
