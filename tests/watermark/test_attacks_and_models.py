@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -154,6 +156,24 @@ def test_spans_are_read_at_the_clips_alignments():
             full = alignment_correlations(with_subpixel_phases(tiles, 2), model.extractor.carriers)
             expected = learned + model.extractor.log_gain.exp() * at_alignment(full, index) - model._offset()
             assert torch.allclose(model.logits_at(learned, tiles, index), expected, rtol=1e-4, atol=1e-3)
+
+
+def test_the_fine_grid_has_its_own_candidates_after_the_work_grids():
+    config = WatermarkModelConfig(
+        n_bits=191, work_size=64, embedder_width=8, extractor_width=8, message_dim=16, search_scales=(1.0, 0.75)
+    )
+    fine = replace(config, fine_grid=2.0, fine_grid_peaks=3)
+    frames = torch.rand(2, 3, 96, 96)
+    with torch.no_grad():
+        _, tiles = Watermarker(config).eval().statistics(frames)
+        fine_model = Watermarker(fine).eval()
+        _, both = fine_model.statistics(frames)
+        candidates = fine_model.candidate_alignments(both)
+    assert tiles.shape == (2, 2, 32, 32) and both.shape == (2, 4, 32, 32)
+    assert torch.allclose(both[:, :2], tiles)  # the work grid's statistics are unchanged
+    per_grid = 2 * 4 * 32 * 32  # rescalings x half-pixel phases x shifts
+    assert candidates.shape == (2, 1 + config.search_peaks + 3)
+    assert (candidates[:, : 1 + config.search_peaks] < per_grid).all() and (candidates[:, -3:] >= per_grid).all()
 
 
 def test_folding_counts_the_partial_tiles_at_the_edges():
