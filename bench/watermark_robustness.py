@@ -338,8 +338,8 @@ def main() -> None:
     negatives = unmarked_clips(args.fp_clips, size, rng)
     detections, hard_bits, p_values = 0, [], []
     for clip in negatives:
-        learned, tiles = watermarker.statistics(clip)
-        report = watermarker.decide(learned, tiles, fps=FPS)
+        learned, tiles, band = watermarker.statistics(clip)
+        report = watermarker.decide(learned, tiles, band, fps=FPS)
         detections += int(report.detected)
         p_values.append(report.p_value)
         logits = (

@@ -58,10 +58,18 @@ class WatermarkModelConfig:
     search_peaks: int = 16
     # The matched branch also reads every frame on a grid this many times finer (0: not), at the same
     # rescalings: a picture shown smaller than the frame's shorter side (a 16:9 video fit by width into a
-    # 9:16 frame over a blurred copy of itself, a picture in picture) has its pattern shrunk below every
+    # 9:16 frame over a blurred copy of itself, a layout with a border) has its pattern shrunk below every
     # rescaling of the work grid, and uniform bars, which could be trimmed, are not there. At 16/9 that
     # most common fit is read at its own scale; the rescalings cover pictures of 56-94 % of the side.
     fine_grid: float = 0.0
     # Distinct peaks read on the fine grid, besides the work grid's search_peaks: its own budget, so that
     # its alignments cannot push a crop's true one out of the work grid's peaks.
     fine_grid_peaks: int = 4
+    # Rotations read when nothing else detects (degrees; empty: none). Tiles fold along the frame's axes,
+    # so a rotation drifts the pattern off them, by a pixel per 64 at 1 degree: a slight rotation (with a
+    # zoom that hides the corners) is a cheap, nearly invisible way to strip a periodic mark. The clip's
+    # mean band image is turned back by each angle and folded at the first rotation_scales rescalings;
+    # rotation_peaks distinct peaks are read at each angle.
+    rotation_angles: tuple[float, ...] = ()
+    rotation_scales: int = 7
+    rotation_peaks: int = 2

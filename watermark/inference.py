@@ -55,7 +55,9 @@ class WatermarkReport:
 
     p_value: the decision's (detected: p_value < 1e-6; see watermark.payload); corrected_bits: the bits
     where the decoded codeword differs from the reading's hard decisions (null when not detected);
-    mirrored: the mark was read from the video flipped left to right (false when not detected)."""
+    mirrored: the mark was read from the video flipped left to right (false when not detected);
+    rotation: degrees (counter-clockwise) by which the video was found turned (0 when not detected, or
+    read unturned)."""
 
     detected: bool
     id: str | None
@@ -63,6 +65,7 @@ class WatermarkReport:
     frames: int
     corrected_bits: int | None
     mirrored: bool = False
+    rotation: float = 0.0
     bit_confidence: list[float] = field(default_factory=list)
     spans: list[SpanReading] = field(default_factory=list)
 
@@ -122,23 +125,30 @@ class VideoWatermarker:
         return out
 
     @torch.inference_mode()
-    def statistics(self, frames: Iterable[np.ndarray], *, batch_size: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-frame evidence: learned logits (T, n_bits) and carrier tile means (T, n_scales, P, P).
+    def statistics(
+        self, frames: Iterable[np.ndarray], *, batch_size: int = 16
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Per-frame evidence: learned logits (T, n_bits) and carrier tile means (T, n_scales, P, P), and
+        the clip's mean band image on the work grid (1, 1, h, w), for rotated readings.
 
         Uniform bars around the picture (a platform fitting the video to 9:16 or 16:9) are found on the
         first batch of frames and, where they hide the picture's scale, left out of every frame
         (_reading_box)."""
         learned, tiles, batch = [], [], []
+        band_sum: torch.Tensor | None = None
         box: tuple[slice, slice] | None = None
 
         def flush() -> None:
-            nonlocal box
+            nonlocal box, band_sum
             stacked = np.stack(batch)
             if box is None:
                 box = _reading_box(stacked)
-            frame_learned, frame_tiles = self.model.statistics(to_tensor(stacked[:, box[0], box[1]], self.device))
+            frame_learned, frame_tiles, band = self.model.statistics_and_band(
+                to_tensor(stacked[:, box[0], box[1]], self.device)
+            )
             learned.append(frame_learned.cpu())
             tiles.append(frame_tiles.cpu())
+            band_sum = band.sum(0, keepdim=True) if band_sum is None else band_sum + band.sum(0, keepdim=True)
             batch.clear()
 
         for frame in frames:
@@ -149,15 +159,24 @@ class VideoWatermarker:
             flush()
         if not learned:
             raise UnreadableMediaError("no frame to read the watermark from")
-        return torch.cat(learned), torch.cat(tiles)
+        learned_all = torch.cat(learned)
+        return learned_all, torch.cat(tiles), band_sum.cpu() / len(learned_all)
 
     @torch.inference_mode()
     def decide(
-        self, learned: torch.Tensor, tiles: torch.Tensor, *, fps: float = 25.0, span_seconds: float = 1.0
+        self,
+        learned: torch.Tensor,
+        tiles: torch.Tensor,
+        band: torch.Tensor | None = None,
+        *,
+        fps: float = 25.0,
+        span_seconds: float = 1.0,
     ) -> WatermarkReport:
         """Clip decision and per-span readings: statistics are averaged over the frames of the clip (or
         span). The candidate alignments are found on the whole clip's average, where the evidence is
-        strongest, and serve its spans too (a crop or a resize is the same in every frame)."""
+        strongest, and serve its spans too (a crop or a resize is the same in every frame). With the
+        clip's mean band image (`band`, from statistics), a clip that nothing else detects is also read
+        turned back by the model's rotation angles (its spans are not: they have no band image)."""
         if len(learned) == 0:
             raise UnreadableMediaError("no frame to read the watermark from")
 
@@ -185,7 +204,18 @@ class VideoWatermarker:
                 readings.append((self.codec.decode(scores, trials=trials), scores, which))
             return min(readings, key=lambda item: item[0].p_value)
 
-        overall, overall_logits, chosen = read(slice(None), alignments, len(alignments))
+        angles = self.model.config.rotation_angles if band is not None else ()
+        # Every p-value counts every reading that could have been made, the rotated ones included, so
+        # that reading them only when nothing else detects keeps the union bound.
+        trials = len(alignments) + len(angles) * self.model.config.rotation_peaks
+        overall, overall_logits, chosen = read(slice(None), alignments, trials)
+        rotation = 0.0
+        if angles and not overall.detected:
+            turned, turned_logits, rotation = self._read_rotated(learned, band, angles, trials)
+            if turned.p_value < overall.p_value:
+                overall, overall_logits, chosen = turned, turned_logits, 0
+            else:
+                rotation = 0.0
         # Spans are read where the whole clip reads best, and at the identity (a clip marked only in
         # part can read best elsewhere as a whole). That is a choice among all the clip's alignments, so
         # each span's p-value counts them all, and the spans (a 60-s clip read at 1e-6 per span would
@@ -194,7 +224,7 @@ class VideoWatermarker:
         bounds = span_bounds(len(learned), max(1, int(round(span_seconds * fps))))
         spans = []
         for start, end in bounds:
-            reading, _, _ = read(slice(start, end), span_alignments, len(alignments) * len(bounds))
+            reading, _, _ = read(slice(start, end), span_alignments, trials * len(bounds))
             count = end - start
             spans.append(
                 SpanReading(
@@ -206,7 +236,24 @@ class VideoWatermarker:
                     reading.p_value,
                 )
             )
-        return _report(overall, len(learned), overall_logits, spans, mirrored=alignments[chosen][0])
+        return _report(overall, len(learned), overall_logits, spans, mirrored=alignments[chosen][0], rotation=rotation)
+
+    def _read_rotated(
+        self, learned: torch.Tensor, band: torch.Tensor, angles: tuple[float, ...], trials: int
+    ) -> tuple[PayloadReading, np.ndarray, float]:
+        """The best reading of the clip turned back by each of `angles` (degrees), at each angle's
+        candidate alignments; its p-value multiplied by `trials`; and its angle."""
+        clip_learned = learned.mean(0, keepdim=True).to(self.device)
+        band = band.to(self.device)
+        best: tuple[PayloadReading, np.ndarray, float] | None = None
+        for angle in angles:
+            turned = self.model.rotated_tiles(band, angle)
+            for index in self.model.rotated_candidates(turned).T:
+                scores = self.model.logits_at(clip_learned, turned, index)[0].cpu().numpy()
+                reading = self.codec.decode(scores, trials=trials)
+                if best is None or reading.p_value < best[0].p_value:
+                    best = (reading, scores, angle)
+        return best
 
     def read_frames(self, frames: np.ndarray, *, fps: float = 25.0, span_seconds: float = 1.0) -> WatermarkReport:
         """Read (T, H, W, 3) uint8 frames held in memory."""
@@ -218,8 +265,8 @@ class VideoWatermarker:
         if path.suffix.lower() in IMAGE_SUFFIXES:
             return self.decide(*self.statistics([load_image(path)]), fps=1.0, span_seconds=1.0)
         times: list[float] = []
-        learned, tiles = self.statistics(_frames_until(path, max_seconds, times))
-        return self.decide(learned, tiles, fps=_estimate_fps(times), span_seconds=span_seconds)
+        statistics = self.statistics(_frames_until(path, max_seconds, times))
+        return self.decide(*statistics, fps=_estimate_fps(times), span_seconds=span_seconds)
 
 
 def span_bounds(frames: int, span: int) -> list[tuple[int, int]]:
@@ -287,7 +334,13 @@ def _estimate_fps(times: list[float]) -> float:
 
 
 def _report(
-    reading: PayloadReading, frames: int, logits: np.ndarray, spans: list[SpanReading], *, mirrored: bool
+    reading: PayloadReading,
+    frames: int,
+    logits: np.ndarray,
+    spans: list[SpanReading],
+    *,
+    mirrored: bool,
+    rotation: float = 0.0,
 ) -> WatermarkReport:
     confidence = np.abs(np.tanh(logits / 2))
     return WatermarkReport(
@@ -297,6 +350,7 @@ def _report(
         frames=frames,
         corrected_bits=reading.corrected,
         mirrored=reading.detected and mirrored,
+        rotation=rotation if reading.detected else 0.0,
         bit_confidence=[round(float(c), 4) for c in confidence],
         spans=spans,
     )

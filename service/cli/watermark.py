@@ -89,6 +89,7 @@ def extract(
     else:
         state = f"[green]detected[/] ID {report.id}" if report.detected else "[dim]not detected[/]"
         state += " in the mirrored video" if report.mirrored else ""
+        state += f" in the video turned {report.rotation:+g} degrees" if report.rotation else ""
         corrected = f"{report.corrected_bits} bits corrected, " if report.detected else ""
         evidence = f"p = {report.p_value:.2e}, {corrected}{report.frames} frames"
         console.print(f"{source}: {state}  ({evidence})")

@@ -63,20 +63,25 @@ class WatermarkExtractor(nn.Module):
         Both are averaged over the frames of a clip before `decide`: the carrier alignment is then
         found on the whole clip, whose SNR grows with the square root of its length.
         """
+        return self.learned_logits(frames), self.carrier_tiles(self.band_image(frames))
+
+    def learned_logits(self, frames: torch.Tensor) -> torch.Tensor:
+        """(B, n_bits): the learned (CNN) branch's logits, weighted (zeros, without running it, at weight 0)."""
         if self.learned_weight == 0:
-            learned = frames.new_zeros(frames.shape[0], self.carriers.shape[0])
-        else:
-            details = high_pass(frames)
-            features = self.features(torch.cat([frames * 2 - 1, details * 8], dim=1))
-            learned = self.learned_weight * self.head(features.mean(dim=(-2, -1)))
-        return learned, self.carrier_tiles(frames)
+            return frames.new_zeros(frames.shape[0], self.carriers.shape[0])
+        details = high_pass(frames)
+        features = self.features(torch.cat([frames * 2 - 1, details * 8], dim=1))
+        return self.learned_weight * self.head(features.mean(dim=(-2, -1)))
 
-    def carrier_tiles(self, frames: torch.Tensor) -> torch.Tensor:
-        """The matched branch's statistics alone: (B, n_scales, P, P) carrier tile means per rescaling.
+    def band_image(self, frames: torch.Tensor) -> torch.Tensor:
+        """(B, 1, H, W): what the matched branch reads, the carriers' band of the frames' luma. Content
+        slower than the tile (and, with an edge-preserving band, the face's edges) is removed."""
+        return self.band(luma(frames))
 
-        The carriers' band is kept: content slower than the tile (and, with an edge-preserving band, the
-        face's edges) is removed."""
-        return folded_scales(self.band(luma(frames)), self.carriers.shape[-1], self.search_scales)
+    def carrier_tiles(self, band: torch.Tensor, scales: tuple[float, ...] | None = None) -> torch.Tensor:
+        """The matched branch's statistics of band images: (B, n_scales, P, P) tile means per rescaling
+        (by default the searched ones)."""
+        return folded_scales(band, self.carriers.shape[-1], self.search_scales if scales is None else scales)
 
     def decide(self, learned: torch.Tensor, tiles: torch.Tensor) -> torch.Tensor:
         """(B, n_bits) logits from (possibly clip-averaged) statistics."""

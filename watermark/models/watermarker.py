@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torchvision.transforms.functional import InterpolationMode, rotate
 
 from watermark.config import WatermarkModelConfig
 from watermark.models.embedder import WatermarkEmbedder
@@ -154,11 +155,33 @@ class Watermarker(nn.Module):
     def statistics(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-frame evidence to average over a clip (see WatermarkExtractor.statistics); with a fine
         grid, its tiles follow the work grid's along the rescaling axis (B, 2 n_scales, P, P)."""
-        learned, tiles = self.extractor.statistics(to_work_grid(frames, self.config.work_size))
+        learned, tiles, _ = self.statistics_and_band(frames)
+        return learned, tiles
+
+    def statistics_and_band(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """statistics, and the band images they fold on the work grid (B, 1, h, w), which a clip's
+        rotated readings fold again turned back (rotated_tiles)."""
+        work = to_work_grid(frames, self.config.work_size)
+        band = self.extractor.band_image(work)
+        learned, tiles = self.extractor.learned_logits(work), self.extractor.carrier_tiles(band)
         if self.config.fine_grid > 0:
             fine = to_work_grid(frames, round(self.config.work_size * self.config.fine_grid))
-            tiles = torch.cat([tiles, self.extractor.carrier_tiles(fine)], dim=1)
-        return learned, tiles
+            tiles = torch.cat([tiles, self.extractor.carrier_tiles(self.extractor.band_image(fine))], dim=1)
+        return learned, tiles, band
+
+    def rotated_tiles(self, band: torch.Tensor, degrees: float) -> torch.Tensor:
+        """(B, rotation_scales, P, P) tile statistics of band images (B, 1, h, w) turned back by a rotation
+        of `degrees` (counter-clockwise) about their centre, at the first config.rotation_scales
+        rescalings. The band is rotation-equivariant (an isotropic window), so turning the band image
+        back is turning the frames back; folding is linear, so the clip's mean band image serves."""
+        turned = rotate(band, -degrees, interpolation=InterpolationMode.BILINEAR)
+        return self.extractor.carrier_tiles(turned, self.config.search_scales[: self.config.rotation_scales])
+
+    def rotated_candidates(self, tiles: torch.Tensor) -> torch.Tensor:
+        """(B, config.rotation_peaks) candidate alignments of rotated_tiles, as candidate_alignments'."""
+        steps = self.config.search_subpixel_steps
+        scores = sign_blind_scores(with_subpixel_phases(tiles, steps), self._carrier_subspace())
+        return sign_blind_peaks(scores, self.config.rotation_peaks, steps, tiles.shape[-1])
 
     def decide(self, learned: torch.Tensor, tiles: torch.Tensor) -> torch.Tensor:
         """Calibrated logits from (clip-averaged) statistics."""
