@@ -211,11 +211,9 @@ class VideoWatermarker:
         overall, overall_logits, chosen = read(slice(None), alignments, trials)
         rotation = 0.0
         if angles and not overall.detected:
-            turned, turned_logits, rotation = self._read_rotated(learned, band, angles, trials)
+            turned, turned_logits, angle = self._read_rotated(learned, band, angles, trials)
             if turned.p_value < overall.p_value:
-                overall, overall_logits, chosen = turned, turned_logits, 0
-            else:
-                rotation = 0.0
+                overall, overall_logits, chosen, rotation = turned, turned_logits, 0, angle
         # Spans are read where the whole clip reads best, and at the identity (a clip marked only in
         # part can read best elsewhere as a whole). That is a choice among all the clip's alignments, so
         # each span's p-value counts them all, and the spans (a 60-s clip read at 1e-6 per span would
