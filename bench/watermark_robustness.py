@@ -220,15 +220,13 @@ def measure_false_positives(watermarker: VideoWatermarker, count: int, size: int
     commit = git_commit()
     detections, hard_bits, p_values, decide_seconds = 0, [], [], []
     for number, clip in enumerate(unmarked_clips(count, size), start=1):
-        learned, tiles, band = watermarker.statistics(clip)
+        statistics = watermarker.statistics(clip, fps=FPS)
         start = time.perf_counter()
-        report = watermarker.decide(learned, tiles, band, fps=FPS)
+        report = watermarker.decide(statistics)
         decide_seconds.append(time.perf_counter() - start)
         detections += int(report.detected)
         p_values.append(report.p_value)
-        logits = (
-            watermarker.model.decide(learned.mean(0, keepdim=True), tiles.mean(0, keepdim=True))[0].detach().numpy()
-        )
+        logits = watermarker.model.decide(*statistics.mean())[0].detach().numpy()
         hard_bits.append((logits > 0).astype(np.float32))
         if number % 100 == 0:
             print(f"unmarked clips read: {number}, detections {detections}, smallest p {min(p_values):.3g}", flush=True)

@@ -11,12 +11,16 @@ mirrored left to right), decode the code at each and keep the best fit, and repo
 with a p-value: the bound on an unmarked video fitting some codeword as well (watermark.payload),
 multiplied by the number of readings (so reading more places cannot manufacture detections).
 "Detected" means p < 1e-6 and comes with the ID. The same reading is made per time span (1 s by
-default), so an excerpt can be read on its own.
+default), so an excerpt can be read on its own, and a video that holds a marked excerpt among
+unmarked footage (a generated statement spliced into a real speech) is detected through its spans.
+
+The reader keeps the evidence summed per span, not per frame (ClipStatistics), so reading a long
+video takes memory in proportion to its seconds (~140 KB each), not its frames.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -36,7 +40,13 @@ from watermark.payload import PayloadCodec, PayloadReading
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "watermark" / "default.safetensors"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+# How much of a video read_file reads by default: 10 minutes, the audio limit of generation; the
+# reader's memory is ~140 KB per second read.
+DEFAULT_MAX_SECONDS = 600.0
 _BATCH_VALUES = 30_000_000
+# Frames read per batch of statistics: the per-frame tiles of a batch are the reader's only per-frame
+# memory.
+_READ_BATCH = 16
 
 
 @dataclass
@@ -53,8 +63,10 @@ class SpanReading:
 class WatermarkReport:
     """The result of `candor watermark extract` (also embedded in verification reports).
 
-    p_value: the decision's (detected: p_value < 1e-6; see watermark.payload); corrected_bits: the bits
-    where the decoded codeword differs from the reading's hard decisions (null when not detected);
+    p_value: the decision's (detected: p_value < 1e-6; see watermark.payload): the whole clip's reading,
+    or, where that does not detect and a span does, the best span's (its ID, bits and p-value: a marked
+    excerpt among unmarked footage); corrected_bits: the bits where the decoded codeword differs from
+    the reading's hard decisions (null when not detected);
     mirrored: the mark was read from the video flipped left to right (false when not detected);
     rotation: degrees (counter-clockwise) by which the video was found turned (0 when not detected, or
     read unturned)."""
@@ -71,6 +83,97 @@ class WatermarkReport:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass
+class ClipStatistics:
+    """What the reader keeps of a clip: the per-frame evidence summed per span (every statistic is
+    linear in the frames, so a span's reading, and the clip's, need only the sums), each span's frame
+    count and times, and the clip's mean band image on the work grid (rotated readings).
+
+    learned: (S, n_bits) sums of the learned logits; tiles: (S, n_scales, P, P) sums of the carrier
+    tile statistics; frames: (S,) frame counts; starts / ends: each span's first frame time and its last
+    frame's end, in seconds from the first frame; fps: the average frame rate; band: (1, 1, h, w)."""
+
+    learned: torch.Tensor
+    tiles: torch.Tensor
+    frames: torch.Tensor
+    starts: list[float]
+    ends: list[float]
+    fps: float
+    band: torch.Tensor | None = None
+
+    @property
+    def total_frames(self) -> int:
+        return int(self.frames.sum())
+
+    def mean(self, selection: slice = slice(None)) -> tuple[torch.Tensor, torch.Tensor]:
+        """(1, n_bits) learned and (1, n_scales, P, P) tile means over the frames of the spans in
+        `selection`."""
+        count = self.frames[selection].sum().clamp(min=1)
+        return self.learned[selection].sum(0, keepdim=True) / count, self.tiles[selection].sum(0, keepdim=True) / count
+
+
+class _SpanSums:
+    """Sums per-frame statistics into spans of `span_seconds` by presentation time, so that frame rate
+    changes and gaps put frames in the span of their time."""
+
+    def __init__(self, span_seconds: float) -> None:
+        if span_seconds <= 0:
+            raise ValueError(f"span_seconds must be positive, got {span_seconds}")
+        self.span_seconds = span_seconds
+        self.learned: list[torch.Tensor] = []
+        self.tiles: list[torch.Tensor] = []
+        self.frames: list[int] = []
+        self.indices: list[int] = []
+        self.first_times: list[float] = []
+        self.last_times: list[float] = []
+        self.origin: float | None = None
+
+    def add(self, times: list[float], learned: torch.Tensor, tiles: torch.Tensor) -> None:
+        if self.origin is None:
+            self.origin = times[0]
+        for time, frame_learned, frame_tiles in zip(times, learned, tiles, strict=True):
+            # A tolerance for times stored as rounded fractions; a timestamp that goes back (a broken
+            # file) stays in the current span.
+            index = int((time - self.origin) / self.span_seconds + 1e-6)
+            if not self.indices or index > self.indices[-1]:
+                self.indices.append(index)
+                self.learned.append(frame_learned.clone())
+                self.tiles.append(frame_tiles.clone())
+                self.frames.append(1)
+                self.first_times.append(time)
+                self.last_times.append(time)
+            else:
+                self.learned[-1] += frame_learned
+                self.tiles[-1] += frame_tiles
+                self.frames[-1] += 1
+                self.last_times[-1] = max(self.last_times[-1], time)
+
+    def finish(self, band: torch.Tensor | None) -> ClipStatistics:
+        if not self.frames:
+            raise UnreadableMediaError("no frame to read the watermark from")
+        count = sum(self.frames)
+        duration = max(self.last_times) - self.origin
+        fps = (count - 1) / duration if count > 1 and duration > 1e-6 else 25.0
+        # A trailing remainder shorter than half a span joins the span before it (a few frames make a
+        # weak reading of their own).
+        if len(self.frames) > 1 and self.frames[-1] < self.span_seconds * fps / 2:
+            learned, tiles, frames = self.learned.pop(), self.tiles.pop(), self.frames.pop()
+            self.learned[-1] += learned
+            self.tiles[-1] += tiles
+            self.frames[-1] += frames
+            self.first_times.pop()
+            self.last_times[-1] = self.last_times.pop()
+        return ClipStatistics(
+            learned=torch.stack(self.learned),
+            tiles=torch.stack(self.tiles),
+            frames=torch.tensor(self.frames),
+            starts=[time - self.origin for time in self.first_times],
+            ends=[time - self.origin + 1 / fps for time in self.last_times],
+            fps=fps,
+            band=band,
+        )
 
 
 class VideoWatermarker:
@@ -126,15 +229,30 @@ class VideoWatermarker:
 
     @torch.inference_mode()
     def statistics(
-        self, frames: Iterable[np.ndarray], *, batch_size: int = 16
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Per-frame evidence: learned logits (T, n_bits) and carrier tile means (T, n_scales, P, P), and
-        the clip's mean band image on the work grid (1, 1, h, w), for rotated readings.
+        self, frames: Iterable[np.ndarray], *, fps: float = 25.0, span_seconds: float = 1.0
+    ) -> ClipStatistics:
+        """The evidence of consecutive frames at `fps`, summed per span of `span_seconds`."""
+        return self.timed_statistics(
+            ((number / fps, frame) for number, frame in enumerate(frames)), span_seconds=span_seconds
+        )
+
+    @torch.inference_mode()
+    def timed_statistics(
+        self,
+        frames: Iterable[tuple[float, np.ndarray]],
+        *,
+        span_seconds: float = 1.0,
+        on_progress: Callable[[float], None] | None = None,
+    ) -> ClipStatistics:
+        """The evidence of (presentation time in seconds, (H, W, 3) uint8 RGB frame) pairs, summed per
+        span; `on_progress` is called with the seconds read after each batch of frames.
 
         Uniform bars around the picture (a platform fitting the video to 9:16 or 16:9) are found on the
         first batch of frames and, where they hide the picture's scale, left out of every frame
         (_reading_box)."""
-        learned, tiles, batch = [], [], []
+        sums = _SpanSums(span_seconds)
+        batch: list[np.ndarray] = []
+        times: list[float] = []
         band_sum: torch.Tensor | None = None
         box: tuple[slice, slice] | None = None
 
@@ -146,41 +264,39 @@ class VideoWatermarker:
             frame_learned, frame_tiles, band = self.model.statistics_and_band(
                 to_tensor(stacked[:, box[0], box[1]], self.device)
             )
-            learned.append(frame_learned.cpu())
-            tiles.append(frame_tiles.cpu())
-            band_sum = band.sum(0, keepdim=True) if band_sum is None else band_sum + band.sum(0, keepdim=True)
+            sums.add(times, frame_learned.cpu(), frame_tiles.cpu())
+            band_total = band.sum(0, keepdim=True).cpu()
+            band_sum = band_total if band_sum is None else band_sum + band_total
+            if on_progress is not None:
+                on_progress(times[-1] - sums.origin)
             batch.clear()
+            times.clear()
 
-        for frame in frames:
+        for time, frame in frames:
             batch.append(frame)
-            if len(batch) == batch_size:
+            times.append(time)
+            if len(batch) == _READ_BATCH:
                 flush()
         if batch:
             flush()
-        if not learned:
-            raise UnreadableMediaError("no frame to read the watermark from")
-        learned_all = torch.cat(learned)
-        return learned_all, torch.cat(tiles), band_sum.cpu() / len(learned_all)
+        statistics = sums.finish(None)
+        statistics.band = band_sum / statistics.total_frames
+        return statistics
 
     @torch.inference_mode()
-    def decide(
-        self,
-        learned: torch.Tensor,
-        tiles: torch.Tensor,
-        band: torch.Tensor | None = None,
-        *,
-        fps: float = 25.0,
-        span_seconds: float = 1.0,
-    ) -> WatermarkReport:
-        """Clip decision and per-span readings: statistics are averaged over the frames of the clip (or
-        span). The candidate alignments are found on the whole clip's average, where the evidence is
-        strongest, and serve its spans too (a crop or a resize is the same in every frame). With the
-        clip's mean band image (`band`, from statistics), a clip that nothing else detects is also read
-        turned back by the model's rotation angles (its spans are not: they have no band image)."""
-        if len(learned) == 0:
-            raise UnreadableMediaError("no frame to read the watermark from")
+    def decide(self, statistics: ClipStatistics) -> WatermarkReport:
+        """Clip decision and per-span readings. The candidate alignments are found on the whole clip's
+        average, where the evidence is strongest, and serve its spans too (a crop or a resize is the
+        same in every frame). With the clip's mean band image, a clip that nothing else detects is also
+        read turned back by the model's rotation angles (its spans are not: they have no band image).
 
-        clip_tiles = tiles.mean(0, keepdim=True).to(self.device)
+        The decision is the clip's or, where that does not detect, its best span's: a marked excerpt
+        among unmarked footage is diluted in the clip's average but reads in its own spans. Both tests
+        at once would double the false-positive rate, so with more than one span every p-value counts
+        both (a factor 2)."""
+        if statistics.total_frames == 0:
+            raise UnreadableMediaError("no frame to read the watermark from")
+        clip_learned, clip_tiles = (tensor.to(self.device) for tensor in statistics.mean())
         # A mirrored copy (a common way to slip a re-upload past matching) mirrors the tile statistics
         # too, up to a shift that the alignment search covers: the tiles are also read flipped, each
         # orientation at its own candidate alignments (orientation, alignment).
@@ -193,10 +309,9 @@ class VideoWatermarker:
         def read(
             selection: slice, candidates: list[tuple[bool, torch.Tensor]], trials: int
         ) -> tuple[PayloadReading, np.ndarray, int]:
-            """The best reading of the frames in `selection` at the (orientation, alignment) `candidates`
+            """The best reading of the spans in `selection` at the (orientation, alignment) `candidates`
             (which of them, too), its p-value multiplied by `trials`."""
-            span_learned = learned[selection].mean(0, keepdim=True).to(self.device)
-            span_tiles = tiles[selection].mean(0, keepdim=True).to(self.device)
+            span_learned, span_tiles = (tensor.to(self.device) for tensor in statistics.mean(selection))
             oriented = {False: span_tiles, True: span_tiles.flip(-1)}
             readings = []
             for which, (mirrored, index) in enumerate(candidates):
@@ -204,14 +319,16 @@ class VideoWatermarker:
                 readings.append((self.codec.decode(scores, trials=trials), scores, which))
             return min(readings, key=lambda item: item[0].p_value)
 
-        angles = self.model.config.rotation_angles if band is not None else ()
+        angles = self.model.config.rotation_angles if statistics.band is not None else ()
+        n_spans = len(statistics.frames)
         # Every p-value counts every reading that could have been made, the rotated ones included, so
-        # that reading them only when nothing else detects keeps the union bound.
-        trials = len(alignments) + len(angles) * self.model.config.rotation_peaks
+        # that reading them only when nothing else detects keeps the union bound; and both decisions
+        # (the clip's and its spans') where there are spans besides the clip.
+        trials = (len(alignments) + len(angles) * self.model.config.rotation_peaks) * (2 if n_spans > 1 else 1)
         overall, overall_logits, chosen = read(slice(None), alignments, trials)
         rotation = 0.0
         if angles and not overall.detected:
-            turned, turned_logits, angle = self._read_rotated(learned, band, angles, trials)
+            turned, turned_logits, angle = self._read_rotated(clip_learned, statistics.band, angles, trials)
             if turned.p_value < overall.p_value:
                 overall, overall_logits, chosen, rotation = turned, turned_logits, 0, angle
         # Spans are read where the whole clip reads best, and at the identity (a clip marked only in
@@ -219,29 +336,32 @@ class VideoWatermarker:
         # each span's p-value counts them all, and the spans (a 60-s clip read at 1e-6 per span would
         # otherwise report a false span in about 6e-5 of unmarked videos).
         span_alignments = alignments[:1] if chosen == 0 else [alignments[0], alignments[chosen]]
-        bounds = span_bounds(len(learned), max(1, int(round(span_seconds * fps))))
-        spans = []
-        for start, end in bounds:
-            reading, _, _ = read(slice(start, end), span_alignments, trials * len(bounds))
-            count = end - start
+        spans, best_span = [], None
+        for number in range(n_spans):
+            reading, logits, which = read(slice(number, number + 1), span_alignments, trials * n_spans)
             spans.append(
                 SpanReading(
-                    start / fps,
-                    (start + count) / fps,
-                    count,
+                    round(statistics.starts[number], 3),
+                    round(statistics.ends[number], 3),
+                    int(statistics.frames[number]),
                     reading.detected,
                     reading.id if reading.detected else None,
                     reading.p_value,
                 )
             )
-        return _report(overall, len(learned), overall_logits, spans, mirrored=alignments[chosen][0], rotation=rotation)
+            if best_span is None or reading.p_value < best_span[0].p_value:
+                best_span = (reading, logits, span_alignments[which][0])
+        mirrored = alignments[chosen][0]
+        if not overall.detected and best_span[0].detected:
+            (overall, overall_logits, mirrored), rotation = best_span, 0.0
+        return _report(overall, statistics.total_frames, overall_logits, spans, mirrored=mirrored, rotation=rotation)
 
     def _read_rotated(
-        self, learned: torch.Tensor, band: torch.Tensor, angles: tuple[float, ...], trials: int
+        self, clip_learned: torch.Tensor, band: torch.Tensor, angles: tuple[float, ...], trials: int
     ) -> tuple[PayloadReading, np.ndarray, float]:
-        """The best reading of the clip turned back by each of `angles` (degrees), at each angle's
-        candidate alignments; its p-value multiplied by `trials`; and its angle."""
-        clip_learned = learned.mean(0, keepdim=True).to(self.device)
+        """The best reading of the clip (its mean learned logits, its mean band image) turned back by
+        each of `angles` (degrees), at each angle's candidate alignments; its p-value multiplied by
+        `trials`; and its angle."""
         band = band.to(self.device)
         best: tuple[PayloadReading, np.ndarray, float] | None = None
         for angle in angles:
@@ -255,26 +375,23 @@ class VideoWatermarker:
 
     def read_frames(self, frames: np.ndarray, *, fps: float = 25.0, span_seconds: float = 1.0) -> WatermarkReport:
         """Read (T, H, W, 3) uint8 frames held in memory."""
-        return self.decide(*self.statistics(frames), fps=fps, span_seconds=span_seconds)
+        return self.decide(self.statistics(frames, fps=fps, span_seconds=span_seconds))
 
-    def read_file(self, path: Path, *, max_seconds: float | None = 60.0, span_seconds: float = 1.0) -> WatermarkReport:
-        """Read a video (all frames up to `max_seconds`) or a single image."""
+    def read_file(
+        self,
+        path: Path,
+        *,
+        max_seconds: float | None = DEFAULT_MAX_SECONDS,
+        span_seconds: float = 1.0,
+        on_progress: Callable[[float], None] | None = None,
+    ) -> WatermarkReport:
+        """Read a video (every frame up to `max_seconds` from its first; None: all of it) or a single
+        image. `on_progress` is called with the seconds of video read so far."""
         path = Path(path)
         if path.suffix.lower() in IMAGE_SUFFIXES:
-            return self.decide(*self.statistics([load_image(path)]), fps=1.0, span_seconds=1.0)
-        times: list[float] = []
-        statistics = self.statistics(_frames_until(path, max_seconds, times))
-        return self.decide(*statistics, fps=_estimate_fps(times), span_seconds=span_seconds)
-
-
-def span_bounds(frames: int, span: int) -> list[tuple[int, int]]:
-    """[start, end) frame ranges of consecutive spans of `span` frames; a trailing remainder shorter
-    than half a span joins the span before it (a few frames make a weak reading of their own)."""
-    bounds = [(start, min(start + span, frames)) for start in range(0, frames, span)]
-    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] < span / 2:
-        last_start, _ = bounds.pop(-2)
-        bounds[-1] = (last_start, frames)
-    return bounds
+            return self.decide(self.statistics([load_image(path)], fps=1.0))
+        frames = _frames_until(iter_frames(path), max_seconds)
+        return self.decide(self.timed_statistics(frames, span_seconds=span_seconds, on_progress=on_progress))
 
 
 # Bars that leave the picture's shorter side at least this share of the frame's shorter side are read
@@ -317,18 +434,17 @@ def _channel(frames: np.ndarray, crf: int, preset: str) -> np.ndarray:
     return out
 
 
-def _frames_until(path: Path, max_seconds: float | None, times: list[float]) -> Iterator[np.ndarray]:
-    for time, frame in iter_frames(path):
-        if max_seconds is not None and times and time - times[0] > max_seconds:
-            break
-        times.append(time)
-        yield frame
-
-
-def _estimate_fps(times: list[float]) -> float:
-    if len(times) < 2:
-        return 25.0
-    return (len(times) - 1) / max(times[-1] - times[0], 1e-6)
+def _frames_until(
+    frames: Iterator[tuple[float, np.ndarray]], max_seconds: float | None
+) -> Iterator[tuple[float, np.ndarray]]:
+    """The (time, frame) pairs of the first `max_seconds` (all of them with None); the frame that
+    crosses the limit is not read (a span's frames are whole)."""
+    first: float | None = None
+    for time, frame in frames:
+        first = time if first is None else first
+        if max_seconds is not None and time - first >= max_seconds:
+            return
+        yield time, frame
 
 
 def _report(

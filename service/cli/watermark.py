@@ -73,17 +73,32 @@ def _stack(frames):
 def extract(
     source: Annotated[Path, typer.Argument(help="Video or image to read.")],
     as_json: Annotated[bool, typer.Option("--json", help="Full JSON report (per-bit confidence, spans).")] = False,
-    max_seconds: Annotated[float, typer.Option(help="Read at most this much of a video.")] = 60.0,
+    max_seconds: Annotated[float, typer.Option(help="Read at most this many seconds of a video.")] = 600.0,
     span_seconds: Annotated[float, typer.Option(help="Length of the per-span readings.")] = 1.0,
     weights: Annotated[Path | None, typer.Option(help="Watermark weights (default: the committed ones).")] = None,
 ) -> None:
-    """Read the watermark. Exit code 0 when detected (p < 1e-6), 1 when not, 2 on bad input."""
-    from watermark.inference import VideoWatermarker
+    """Read the watermark. Exit code 0 when detected (p < 1e-6) in the whole video or in a span of it, 1
+    when not, 2 on bad input."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from media.video import probe_video
+    from watermark.inference import IMAGE_SUFFIXES, VideoWatermarker
 
     with user_errors():
-        report = VideoWatermarker.from_pretrained(weights).read_file(
-            source, max_seconds=max_seconds, span_seconds=span_seconds
-        )
+        watermarker = VideoWatermarker.from_pretrained(weights)
+        if source.suffix.lower() in IMAGE_SUFFIXES:
+            report = watermarker.read_file(source)
+        else:
+            seconds = min(probe_video(source).duration, max_seconds) or None
+            columns = (TextColumn("reading"), BarColumn(), TextColumn("{task.completed:.0f} s"), TimeElapsedColumn())
+            with Progress(*columns, console=stderr, transient=True) as progress:
+                task = progress.add_task("read", total=seconds)
+                report = watermarker.read_file(
+                    source,
+                    max_seconds=max_seconds,
+                    span_seconds=span_seconds,
+                    on_progress=lambda done: progress.update(task, completed=done),
+                )
     if as_json:
         print(json.dumps(report.to_dict(), indent=1))
     else:
@@ -93,6 +108,18 @@ def extract(
         corrected = f"{report.corrected_bits} bits corrected, " if report.detected else ""
         evidence = f"p = {report.p_value:.2e}, {corrected}{report.frames} frames"
         console.print(f"{source}: {state}  ({evidence})")
-        found = sum(span.detected for span in report.spans)
-        console.print(f"spans of {span_seconds:g} s with the watermark: {found}/{len(report.spans)}")
+        found = [span for span in report.spans if span.detected]
+        where = f" ({_time_ranges(found)})" if found and len(found) < len(report.spans) else ""
+        console.print(f"spans of {span_seconds:g} s with the watermark: {len(found)}/{len(report.spans)}{where}")
     raise typer.Exit(0 if report.detected else 1)
+
+
+def _time_ranges(spans) -> str:
+    """'4-5 s, 56-58 s': consecutive spans merged."""
+    ranges: list[list[float]] = []
+    for span in spans:
+        if ranges and abs(span.start - ranges[-1][1]) < 1e-3:
+            ranges[-1][1] = span.end
+        else:
+            ranges.append([span.start, span.end])
+    return ", ".join(f"{start:g}-{end:g} s" for start, end in ranges)

@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from media.faces import crop_face
-from media.samples import sample_portrait
+from media.samples import animate_portrait, sample_portrait
 from media.video import transcode_frames
-from watermark.inference import VideoWatermarker, span_bounds
+from watermark.inference import ClipStatistics, VideoWatermarker
 from watermark.models.watermarker import work_grid_shape
 from watermark.modules.carriers import initial_carriers
 from watermark.modules.informed import (
@@ -96,11 +96,11 @@ def test_an_off_centre_crop_between_the_search_grid_points_reads():
 def test_every_span_is_a_test_of_its_own():
     """A span's p-value counts the spans read (Bonferroni), and a short trailing remainder joins the
     span before it rather than making a weak reading of a few frames."""
-    assert span_bounds(51, 25) == [(0, 25), (25, 51)]
-    assert span_bounds(63, 25) == [(0, 25), (25, 50), (50, 63)]
-    assert span_bounds(10, 25) == [(0, 10)]
     crop, _ = crop_face(sample_portrait(), size=128)
     watermarker = VideoWatermarker.from_pretrained()
+    for frames, counts in ((51, [25, 26]), (63, [25, 25, 13]), (10, [10])):
+        statistics = watermarker.statistics(np.repeat(crop[None], frames, axis=0), fps=25.0)
+        assert statistics.frames.tolist() == counts and len(statistics.tiles) == len(counts)
     still = np.repeat(watermarker.embed(crop[None], "a1b2c3d4e5f60718"), 75, axis=0)
     report = watermarker.read_frames(still, fps=25.0)
     # Every span holds the same frames as the clip, so its evidence is the clip's, tested three times.
@@ -108,6 +108,50 @@ def test_every_span_is_a_test_of_its_own():
     for span in report.spans:
         assert span.p_value == pytest.approx(3 * report.p_value, rel=1e-9)
         assert span.detected and span.id == "a1b2c3d4e5f60718"
+
+
+def test_a_marked_excerpt_among_unmarked_footage_is_found_in_its_spans():
+    """A generated second spliced into other footage (a fake statement inserted into a real speech) reads
+    in its own span; in a long video the clip's average dilutes it below detection, and the decision is
+    that span's (the p-values count both decisions: twice the readings)."""
+    crop, _ = crop_face(sample_portrait(), size=128)
+    watermarker = VideoWatermarker.from_pretrained()
+    footage = animate_portrait(crop, 200, size=128, seed=0)
+    marked = watermarker.embed(animate_portrait(crop, 25, size=128, seed=1), "a1b2c3d4e5f60718")
+    statistics = watermarker.statistics(np.concatenate([footage[:100], marked, footage[100:]]), fps=25.0)
+    # The reader keeps one sum per second, not per frame.
+    assert statistics.frames.tolist() == [25] * 9
+    report = watermarker.decide(statistics)
+    found = [span for span in report.spans if span.detected]
+    assert [(span.start, span.end, span.id) for span in found] == [(4.0, 5.0, "a1b2c3d4e5f60718")]
+    assert report.detected and report.id == "a1b2c3d4e5f60718"
+    # The same second in the middle of two minutes of that footage, from the seconds' sums.
+    unmarked = [0, 1, 2, 3, 5, 6, 7, 8]
+    order = torch.tensor(unmarked * 7 + [4] + unmarked * 7)
+    long_video = ClipStatistics(
+        learned=statistics.learned[order],
+        tiles=statistics.tiles[order],
+        frames=statistics.frames[order],
+        starts=[float(second) for second in range(len(order))],
+        ends=[float(second + 1) for second in range(len(order))],
+        fps=25.0,
+    )
+    report = watermarker.decide(long_video)
+    found = [span for span in report.spans if span.detected]
+    assert [(span.start, span.id) for span in found] == [(56.0, "a1b2c3d4e5f60718")]
+    assert report.detected and report.id == "a1b2c3d4e5f60718" and report.p_value == found[0].p_value
+
+
+def test_spans_follow_presentation_times():
+    """Frames go to the span of their time: a gap (a variable frame rate, a still held) leaves no empty
+    span and does not shift the later ones."""
+    crop, _ = crop_face(sample_portrait(), size=64)
+    watermarker = VideoWatermarker.from_pretrained()
+    times = [number / 25 for number in range(30)] + [3.0 + number / 25 for number in range(25)]
+    statistics = watermarker.timed_statistics(((time, crop) for time in times), span_seconds=1.0)
+    assert statistics.frames.tolist() == [25, 5, 25]
+    assert statistics.starts == pytest.approx([0.0, 1.0, 3.0])
+    assert statistics.ends == pytest.approx([1.0, 1.2, 4.0], abs=0.05)
 
 
 def test_search_correction():

@@ -65,4 +65,4 @@ def test_unreadable_inputs_are_clear_errors(tmp_path):
     with pytest.raises(UnreadableMediaError, match="broken.mp4"):
         watermarker.read_file(tmp_path / "broken.mp4")
     with pytest.raises(UnreadableMediaError, match="no frame"):
-        watermarker.decide(torch.zeros(0, 191), torch.zeros(0, 9, 32, 32))
+        watermarker.statistics([])
