@@ -116,12 +116,14 @@ class ClipStatistics:
 
 class _SpanSums:
     """Sums per-frame statistics into spans of `span_seconds` by presentation time, so that frame rate
-    changes and gaps put frames in the span of their time."""
+    changes and gaps put frames in the span of their time. `nominal_fps` serves where a single frame
+    cannot tell the rate."""
 
-    def __init__(self, span_seconds: float) -> None:
+    def __init__(self, span_seconds: float, nominal_fps: float = 25.0) -> None:
         if span_seconds <= 0:
             raise ValueError(f"span_seconds must be positive, got {span_seconds}")
         self.span_seconds = span_seconds
+        self.nominal_fps = nominal_fps
         self.learned: list[torch.Tensor] = []
         self.tiles: list[torch.Tensor] = []
         self.frames: list[int] = []
@@ -150,12 +152,13 @@ class _SpanSums:
                 self.frames[-1] += 1
                 self.last_times[-1] = max(self.last_times[-1], time)
 
-    def finish(self, band: torch.Tensor | None) -> ClipStatistics:
+    def finish(self, band_sum: torch.Tensor | None) -> ClipStatistics:
+        """The spans' sums, and the clip's mean band image from the sum of its frames' (`band_sum`)."""
         if not self.frames:
             raise UnreadableMediaError("no frame to read the watermark from")
         count = sum(self.frames)
         duration = max(self.last_times) - self.origin
-        fps = (count - 1) / duration if count > 1 and duration > 1e-6 else 25.0
+        fps = (count - 1) / duration if count > 1 and duration > 1e-6 else self.nominal_fps
         # A trailing remainder shorter than half a span joins the span before it (a few frames make a
         # weak reading of their own).
         if len(self.frames) > 1 and self.frames[-1] < self.span_seconds * fps / 2:
@@ -172,7 +175,7 @@ class _SpanSums:
             starts=[time - self.origin for time in self.first_times],
             ends=[time - self.origin + 1 / fps for time in self.last_times],
             fps=fps,
-            band=band,
+            band=None if band_sum is None else band_sum / count,
         )
 
 
@@ -233,7 +236,7 @@ class VideoWatermarker:
     ) -> ClipStatistics:
         """The evidence of consecutive frames at `fps`, summed per span of `span_seconds`."""
         return self.timed_statistics(
-            ((number / fps, frame) for number, frame in enumerate(frames)), span_seconds=span_seconds
+            ((number / fps, frame) for number, frame in enumerate(frames)), span_seconds=span_seconds, nominal_fps=fps
         )
 
     @torch.inference_mode()
@@ -242,15 +245,17 @@ class VideoWatermarker:
         frames: Iterable[tuple[float, np.ndarray]],
         *,
         span_seconds: float = 1.0,
+        nominal_fps: float = 25.0,
         on_progress: Callable[[float], None] | None = None,
     ) -> ClipStatistics:
         """The evidence of (presentation time in seconds, (H, W, 3) uint8 RGB frame) pairs, summed per
-        span; `on_progress` is called with the seconds read after each batch of frames.
+        span; `nominal_fps` is the frame rate assumed for a single frame; `on_progress` is called with
+        the seconds read after each batch of frames.
 
         Uniform bars around the picture (a platform fitting the video to 9:16 or 16:9) are found on the
         first batch of frames and, where they hide the picture's scale, left out of every frame
         (_reading_box)."""
-        sums = _SpanSums(span_seconds)
+        sums = _SpanSums(span_seconds, nominal_fps)
         batch: list[np.ndarray] = []
         times: list[float] = []
         band_sum: torch.Tensor | None = None
@@ -279,9 +284,7 @@ class VideoWatermarker:
                 flush()
         if batch:
             flush()
-        statistics = sums.finish(None)
-        statistics.band = band_sum / statistics.total_frames
-        return statistics
+        return sums.finish(band_sum)
 
     @torch.inference_mode()
     def decide(self, statistics: ClipStatistics) -> WatermarkReport:
