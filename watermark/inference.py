@@ -15,7 +15,7 @@ default), so an excerpt can be read on its own, and a video that holds a marked 
 unmarked footage (a generated statement spliced into a real speech) is detected through its spans.
 
 The reader keeps the evidence summed per span, not per frame (ClipStatistics), so reading a long
-video takes memory in proportion to its seconds (~140 KB each), not its frames.
+video takes memory in proportion to its seconds (200-260 KB each), not its frames.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from watermark.payload import PayloadCodec, PayloadReading
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "watermark" / "default.safetensors"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 # How much of a video read_file reads by default: 10 minutes, the audio limit of generation; the
-# reader's memory is ~140 KB per second read.
+# reader's memory is 200-260 KB per second read.
 DEFAULT_MAX_SECONDS = 600.0
 _BATCH_VALUES = 30_000_000
 # Frames read per batch of statistics: the per-frame tiles of a batch are the reader's only per-frame
@@ -89,11 +89,12 @@ class WatermarkReport:
 class ClipStatistics:
     """What the reader keeps of a clip: the per-frame evidence summed per span (every statistic is
     linear in the frames, so a span's reading, and the clip's, need only the sums), each span's frame
-    count and times, and the clip's mean band image on the work grid (rotated readings).
+    count and times.
 
     learned: (S, n_bits) sums of the learned logits; tiles: (S, n_scales, P, P) sums of the carrier
-    tile statistics; frames: (S,) frame counts; starts / ends: each span's first frame time and its last
-    frame's end, in seconds from the first frame; fps: the average frame rate; band: (1, 1, h, w)."""
+    tile statistics; bands: (S, 1, h, w) sums of the band images on the work grid (for rotated
+    readings; None: not kept); frames: (S,) frame counts; starts / ends: each span's first frame time
+    and its last frame's end, in seconds from the first frame; fps: the average frame rate."""
 
     learned: torch.Tensor
     tiles: torch.Tensor
@@ -101,7 +102,7 @@ class ClipStatistics:
     starts: list[float]
     ends: list[float]
     fps: float
-    band: torch.Tensor | None = None
+    bands: torch.Tensor | None = None
 
     @property
     def total_frames(self) -> int:
@@ -112,6 +113,10 @@ class ClipStatistics:
         `selection`."""
         count = self.frames[selection].sum().clamp(min=1)
         return self.learned[selection].sum(0, keepdim=True) / count, self.tiles[selection].sum(0, keepdim=True) / count
+
+    def mean_band(self, selection: slice = slice(None)) -> torch.Tensor:
+        """(1, 1, h, w) mean band image over the frames of the spans in `selection`."""
+        return self.bands[selection].sum(0, keepdim=True) / self.frames[selection].sum().clamp(min=1)
 
 
 class _SpanSums:
@@ -126,16 +131,17 @@ class _SpanSums:
         self.nominal_fps = nominal_fps
         self.learned: list[torch.Tensor] = []
         self.tiles: list[torch.Tensor] = []
+        self.bands: list[torch.Tensor] = []
         self.frames: list[int] = []
         self.indices: list[int] = []
         self.first_times: list[float] = []
         self.last_times: list[float] = []
         self.origin: float | None = None
 
-    def add(self, times: list[float], learned: torch.Tensor, tiles: torch.Tensor) -> None:
+    def add(self, times: list[float], learned: torch.Tensor, tiles: torch.Tensor, bands: torch.Tensor) -> None:
         if self.origin is None:
             self.origin = times[0]
-        for time, frame_learned, frame_tiles in zip(times, learned, tiles, strict=True):
+        for time, frame_learned, frame_tiles, frame_band in zip(times, learned, tiles, bands, strict=True):
             # A tolerance for times stored as rounded fractions; a timestamp that goes back (a broken
             # file) stays in the current span.
             index = int((time - self.origin) / self.span_seconds + 1e-6)
@@ -143,17 +149,18 @@ class _SpanSums:
                 self.indices.append(index)
                 self.learned.append(frame_learned.clone())
                 self.tiles.append(frame_tiles.clone())
+                self.bands.append(frame_band.clone())
                 self.frames.append(1)
                 self.first_times.append(time)
                 self.last_times.append(time)
             else:
                 self.learned[-1] += frame_learned
                 self.tiles[-1] += frame_tiles
+                self.bands[-1] += frame_band
                 self.frames[-1] += 1
                 self.last_times[-1] = max(self.last_times[-1], time)
 
-    def finish(self, band_sum: torch.Tensor | None) -> ClipStatistics:
-        """The spans' sums, and the clip's mean band image from the sum of its frames' (`band_sum`)."""
+    def finish(self) -> ClipStatistics:
         if not self.frames:
             raise UnreadableMediaError("no frame to read the watermark from")
         count = sum(self.frames)
@@ -162,9 +169,10 @@ class _SpanSums:
         # A trailing remainder shorter than half a span joins the span before it (a few frames make a
         # weak reading of their own).
         if len(self.frames) > 1 and self.frames[-1] < self.span_seconds * fps / 2:
-            learned, tiles, frames = self.learned.pop(), self.tiles.pop(), self.frames.pop()
+            learned, tiles, band, frames = self.learned.pop(), self.tiles.pop(), self.bands.pop(), self.frames.pop()
             self.learned[-1] += learned
             self.tiles[-1] += tiles
+            self.bands[-1] += band
             self.frames[-1] += frames
             self.first_times.pop()
             self.last_times[-1] = self.last_times.pop()
@@ -175,7 +183,7 @@ class _SpanSums:
             starts=[time - self.origin for time in self.first_times],
             ends=[time - self.origin + 1 / fps for time in self.last_times],
             fps=fps,
-            band=None if band_sum is None else band_sum / count,
+            bands=torch.stack(self.bands),
         )
 
 
@@ -258,20 +266,17 @@ class VideoWatermarker:
         sums = _SpanSums(span_seconds, nominal_fps)
         batch: list[np.ndarray] = []
         times: list[float] = []
-        band_sum: torch.Tensor | None = None
         box: tuple[slice, slice] | None = None
 
         def flush() -> None:
-            nonlocal box, band_sum
+            nonlocal box
             stacked = np.stack(batch)
             if box is None:
                 box = _reading_box(stacked)
             frame_learned, frame_tiles, band = self.model.statistics_and_band(
                 to_tensor(stacked[:, box[0], box[1]], self.device)
             )
-            sums.add(times, frame_learned.cpu(), frame_tiles.cpu())
-            band_total = band.sum(0, keepdim=True).cpu()
-            band_sum = band_total if band_sum is None else band_sum + band_total
+            sums.add(times, frame_learned.cpu(), frame_tiles.cpu(), band.cpu())
             if on_progress is not None:
                 on_progress(times[-1] - sums.origin)
             batch.clear()
@@ -284,14 +289,14 @@ class VideoWatermarker:
                 flush()
         if batch:
             flush()
-        return sums.finish(band_sum)
+        return sums.finish()
 
     @torch.inference_mode()
     def decide(self, statistics: ClipStatistics) -> WatermarkReport:
         """Clip decision and per-span readings. The candidate alignments are found on the whole clip's
         average, where the evidence is strongest, and serve its spans too (a crop or a resize is the
-        same in every frame). With the clip's mean band image, a clip that nothing else detects is also
-        read turned back by the model's rotation angles (its spans are not: they have no band image).
+        same in every frame). With the band images, a clip that nothing else detects is also read
+        turned back by the model's rotation angles, and its spans at the angle and alignment found.
 
         The decision is the clip's or, where that does not detect, its best span's: a marked excerpt
         among unmarked footage is diluted in the clip's average but reads in its own spans. Both tests
@@ -322,18 +327,20 @@ class VideoWatermarker:
                 readings.append((self.codec.decode(scores, trials=trials), scores, which))
             return min(readings, key=lambda item: item[0].p_value)
 
-        angles = self.model.config.rotation_angles if statistics.band is not None else ()
+        angles = self.model.config.rotation_angles if statistics.bands is not None else ()
         n_spans = len(statistics.frames)
         # Every p-value counts every reading that could have been made, the rotated ones included, so
         # that reading them only when nothing else detects keeps the union bound; and both decisions
         # (the clip's and its spans') where there are spans besides the clip.
         trials = (len(alignments) + len(angles) * self.model.config.rotation_peaks) * (2 if n_spans > 1 else 1)
         overall, overall_logits, chosen = read(slice(None), alignments, trials)
-        rotation = 0.0
+        rotation, turned_index = 0.0, None
         if angles and not overall.detected:
-            turned, turned_logits, angle = self._read_rotated(clip_learned, statistics.band, angles, trials)
+            turned, turned_logits, angle, index = self._read_rotated(
+                clip_learned, statistics.mean_band(), angles, trials
+            )
             if turned.p_value < overall.p_value:
-                overall, overall_logits, chosen, rotation = turned, turned_logits, 0, angle
+                overall, overall_logits, chosen, rotation, turned_index = turned, turned_logits, 0, angle, index
         # Spans are read where the whole clip reads best, and at the identity (a clip marked only in
         # part can read best elsewhere as a whole). That is a choice among all the clip's alignments, so
         # each span's p-value counts them all, and the spans (a 60-s clip read at 1e-6 per span would
@@ -341,7 +348,14 @@ class VideoWatermarker:
         span_alignments = alignments[:1] if chosen == 0 else [alignments[0], alignments[chosen]]
         spans, best_span = [], None
         for number in range(n_spans):
-            reading, logits, which = read(slice(number, number + 1), span_alignments, trials * n_spans)
+            if turned_index is not None:  # a rotated clip's spans are read turned as the clip was
+                span = slice(number, number + 1)
+                span_learned = statistics.mean(span)[0].to(self.device)
+                span_tiles = self.model.rotated_tiles(statistics.mean_band(span).to(self.device), rotation)
+                logits = self.model.logits_at(span_learned, span_tiles, turned_index)[0].cpu().numpy()
+                reading, which = self.codec.decode(logits, trials=trials * n_spans), 0
+            else:
+                reading, logits, which = read(slice(number, number + 1), span_alignments, trials * n_spans)
             spans.append(
                 SpanReading(
                     round(statistics.starts[number], 3),
@@ -361,19 +375,19 @@ class VideoWatermarker:
 
     def _read_rotated(
         self, clip_learned: torch.Tensor, band: torch.Tensor, angles: tuple[float, ...], trials: int
-    ) -> tuple[PayloadReading, np.ndarray, float]:
+    ) -> tuple[PayloadReading, np.ndarray, float, torch.Tensor]:
         """The best reading of the clip (its mean learned logits, its mean band image) turned back by
         each of `angles` (degrees), at each angle's candidate alignments; its p-value multiplied by
-        `trials`; and its angle."""
+        `trials`; its angle and its alignment."""
         band = band.to(self.device)
-        best: tuple[PayloadReading, np.ndarray, float] | None = None
+        best: tuple[PayloadReading, np.ndarray, float, torch.Tensor] | None = None
         for angle in angles:
             turned = self.model.rotated_tiles(band, angle)
             for index in self.model.rotated_candidates(turned).T:
                 scores = self.model.logits_at(clip_learned, turned, index)[0].cpu().numpy()
                 reading = self.codec.decode(scores, trials=trials)
                 if best is None or reading.p_value < best[0].p_value:
-                    best = (reading, scores, angle)
+                    best = (reading, scores, angle, index)
         return best
 
     def read_frames(self, frames: np.ndarray, *, fps: float = 25.0, span_seconds: float = 1.0) -> WatermarkReport:

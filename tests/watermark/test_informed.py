@@ -304,14 +304,15 @@ def test_a_wide_video_over_a_blurred_fill_in_a_tall_frame_is_read_on_the_fine_gr
 def test_a_slightly_rotated_copy_reads_and_says_by_how_much():
     """A rotation of a couple of degrees, zoomed to hide the corners, drifts the pattern off the tile
     grid (nearly invisible, and enough to strip a periodic mark); a clip nothing else detects is read
-    turned back by the model's angles."""
+    turned back by the model's angles, and its spans at the angle found."""
     crop, _ = crop_face(sample_portrait(), size=192)
     watermarker = VideoWatermarker.from_pretrained()
     marked = watermarker.embed(np.repeat(crop[None], 8, axis=0), "a1b2c3d4e5f60718")
     turn = cv2.getRotationMatrix2D((96, 96), 1.5, np.cos(np.radians(1.5)) + np.sin(np.radians(1.5)))
     rotated = transcode_frames(np.stack([cv2.warpAffine(frame, turn, (192, 192)) for frame in marked]), crf=23)
-    report = watermarker.read_frames(rotated)
+    report = watermarker.read_frames(rotated, fps=4.0)
     assert report.detected and report.id == "a1b2c3d4e5f60718" and report.rotation == 1.5
+    assert [(span.detected, span.id) for span in report.spans] == [(True, "a1b2c3d4e5f60718")] * 2
     assert not report.mirrored and watermarker.read_frames(marked).rotation == 0
     watermarker.model.config = replace(watermarker.model.config, rotation_angles=())
     assert not watermarker.read_frames(rotated).detected
