@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from media.video import read_video, write_video
@@ -14,11 +15,16 @@ runner = CliRunner()
 GENERATION_ID = "a1b2c3d4e5f60718"
 
 
-def test_embed_then_extract(tmp_path, sample_clip):
-    marked = tmp_path / "marked.mp4"
+@pytest.fixture(scope="module")
+def marked_clip(sample_clip, tmp_path_factory):
+    marked = tmp_path_factory.mktemp("marked") / "marked.mp4"
     result = runner.invoke(app, ["watermark", "embed", str(sample_clip), str(marked), "--id", GENERATION_ID])
     assert result.exit_code == 0, result.output
-    result = runner.invoke(app, ["watermark", "extract", str(marked), "--json"])
+    return marked
+
+
+def test_embed_then_extract(marked_clip, sample_clip):
+    result = runner.invoke(app, ["watermark", "extract", str(marked_clip), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["detected"] and report["id"] == GENERATION_ID and report["p_value"] < 1e-6
@@ -27,11 +33,9 @@ def test_embed_then_extract(tmp_path, sample_clip):
     assert unmarked.exit_code == 1 and "not detected" in unmarked.stdout
 
 
-def test_extract_names_the_seconds_of_a_marked_excerpt(tmp_path, sample_clip):
+def test_extract_names_the_seconds_of_a_marked_excerpt(tmp_path, marked_clip, sample_clip):
     """Two marked seconds between unmarked ones: detected, and the text says where."""
-    marked = tmp_path / "marked.mp4"
-    runner.invoke(app, ["watermark", "embed", str(sample_clip), str(marked), "--id", GENERATION_ID])
-    plain, excerpt = read_video(sample_clip, with_audio=False).frames, read_video(marked, with_audio=False).frames
+    plain, excerpt = read_video(sample_clip, with_audio=False).frames, read_video(marked_clip, with_audio=False).frames
     spliced = tmp_path / "spliced.mp4"
     write_video(spliced, np.concatenate([plain, plain, excerpt, plain]), fps=25.0)
     result = runner.invoke(app, ["watermark", "extract", str(spliced)])
