@@ -173,4 +173,12 @@ def verify_asset(
         report.ai_generated = True
     if watermark and watermark.get("detected") and not watermark_id:
         report.notes.append("Candor's watermark is present but its generation ID could not be read")
+    spans = (watermark or {}).get("spans") or []
+    marked = [span for span in spans if span.get("detected")]
+    if watermark and watermark.get("detected") and 0 < len(marked) < len(spans):
+        where = ", ".join(f"{start:g}-{end:g} s" for start, end in watermark.get("marked_seconds", []))
+        report.notes.append(
+            f"the watermark reads in {len(marked)} of {len(spans)} spans ({where}): "
+            "generated footage may be mixed with other footage"
+        )
     return report

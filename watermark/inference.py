@@ -69,7 +69,8 @@ class WatermarkReport:
     the reading's hard decisions (null when not detected);
     mirrored: the mark was read from the video flipped left to right (false when not detected);
     rotation: degrees (counter-clockwise) by which the video was found turned (0 when not detected, or
-    read unturned)."""
+    read unturned); marked_seconds: [start, end] of the runs of consecutive spans that detect, in
+    seconds (where a video mixes generated and other footage)."""
 
     detected: bool
     id: str | None
@@ -80,6 +81,7 @@ class WatermarkReport:
     rotation: float = 0.0
     bit_confidence: list[float] = field(default_factory=list)
     spans: list[SpanReading] = field(default_factory=list)
+    marked_seconds: list[list[float]] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -484,4 +486,16 @@ def _report(
         rotation=rotation if reading.detected else 0.0,
         bit_confidence=[round(float(c), 4) for c in confidence],
         spans=spans,
+        marked_seconds=_runs([(span.start, span.end) for span in spans if span.detected]),
     )
+
+
+def _runs(ranges: list[tuple[float, float]]) -> list[list[float]]:
+    """Consecutive [start, end) ranges merged: [(4, 5), (5, 6), (9, 10)] -> [[4, 6], [9, 10]]."""
+    runs: list[list[float]] = []
+    for start, end in ranges:
+        if runs and abs(start - runs[-1][1]) < 1e-3:
+            runs[-1][1] = end
+        else:
+            runs.append([start, end])
+    return runs

@@ -109,17 +109,11 @@ def extract(
         evidence = f"p = {report.p_value:.2e}, {corrected}{report.frames} frames"
         console.print(f"{source}: {state}  ({evidence})")
         found = [span for span in report.spans if span.detected]
-        where = f" ({_time_ranges(found)})" if found and len(found) < len(report.spans) else ""
+        where = f" ({_seconds(report.marked_seconds)})" if found and len(found) < len(report.spans) else ""
         console.print(f"spans of {span_seconds:g} s with the watermark: {len(found)}/{len(report.spans)}{where}")
     raise typer.Exit(0 if report.detected else 1)
 
 
-def _time_ranges(spans) -> str:
-    """'4-5 s, 56-58 s': consecutive spans merged."""
-    ranges: list[list[float]] = []
-    for span in spans:
-        if ranges and abs(span.start - ranges[-1][1]) < 1e-3:
-            ranges[-1][1] = span.end
-        else:
-            ranges.append([span.start, span.end])
+def _seconds(ranges: list[list[float]]) -> str:
+    """'4-6 s, 56-58 s'."""
     return ", ".join(f"{start:g}-{end:g} s" for start, end in ranges)

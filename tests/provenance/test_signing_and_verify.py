@@ -162,6 +162,12 @@ def test_manifest_recovered_through_the_watermark_after_stripping(signed_mp4, tr
     lost = verify_asset(stripped, trust_anchors=trust_anchors, watermark={**watermark, "id": None}, store=store)
     assert not lost.recovered and lost.agreement is None and lost.ai_generated is True
     assert any("ID could not be read" in note for note in lost.notes)
+    # A mark in part of the video only (a generated excerpt spliced into other footage) is said so.
+    spans = [{"start": float(t), "end": float(t + 1), "detected": t in (4, 5)} for t in range(8)]
+    mixed = {**watermark, "spans": spans, "marked_seconds": [[4.0, 6.0]]}
+    report = verify_asset(stripped, trust_anchors=trust_anchors, watermark=mixed, store=store)
+    assert report.recovered and any("2 of 8 spans (4-6 s)" in note for note in report.notes)
+    assert not any("spans" in note for note in intact.notes)
 
 
 def test_store_never_overwrites_an_id(tmp_path):
