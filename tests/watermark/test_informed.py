@@ -13,7 +13,7 @@ import torch
 from media.faces import crop_face
 from media.samples import animate_portrait, sample_portrait
 from media.video import transcode_frames
-from watermark.inference import ClipStatistics, VideoWatermarker
+from watermark.inference import ClipStatistics, VideoWatermarker, innermost, span_windows
 from watermark.models.watermarker import work_grid_shape
 from watermark.modules.carriers import initial_carriers
 from watermark.modules.informed import (
@@ -103,10 +103,13 @@ def test_every_span_is_a_test_of_its_own():
         assert statistics.frames.tolist() == counts and len(statistics.tiles) == len(counts)
     still = np.repeat(watermarker.embed(crop[None], "a1b2c3d4e5f60718"), 75, axis=0)
     report = watermarker.read_frames(still, fps=25.0)
-    # Every span holds the same frames as the clip, so its evidence is the clip's, tested three times.
+    # Every span holds the same frames as the clip, so its evidence is the clip's, tested once for each
+    # of the five runs read: the three spans, and two windows of two.
+    assert span_windows(3) == [(0, 2), (1, 3)] and span_windows(2) == []
+    assert span_windows(9) == [(first, first + 2) for first in range(8)] + [(0, 4), (2, 6), (4, 8)] + [(0, 8)]
     assert len(report.spans) == 3 and report.p_value < 1e-10
     for span in report.spans:
-        assert span.p_value == pytest.approx(3 * report.p_value, rel=1e-9)
+        assert span.p_value == pytest.approx(5 * report.p_value, rel=1e-9)
         assert span.detected and span.id == "a1b2c3d4e5f60718"
 
 
@@ -139,7 +142,26 @@ def test_a_marked_excerpt_among_unmarked_footage_is_found_in_its_spans():
     report = watermarker.decide(long_video)
     found = [span for span in report.spans if span.detected]
     assert [(span.start, span.id) for span in found] == [(56.0, "a1b2c3d4e5f60718")]
-    assert report.detected and report.id == "a1b2c3d4e5f60718" and report.p_value == found[0].p_value
+    assert report.detected and report.id == "a1b2c3d4e5f60718" and report.marked_seconds == [[56.0, 57.0]]
+    assert report.p_value <= found[0].p_value
+    # The whole video's average does not detect (read as a single span, it is the clip's reading alone).
+    whole = ClipStatistics(
+        learned=long_video.learned.sum(0, keepdim=True),
+        tiles=long_video.tiles.sum(0, keepdim=True),
+        frames=long_video.frames.sum(0, keepdim=True),
+        starts=[0.0],
+        ends=[float(len(order))],
+        fps=25.0,
+    )
+    assert not watermarker.decide(whole).detected
+
+
+def test_where_the_mark_reads_is_the_innermost_detecting_run():
+    """A window that holds a detected second detects through it; it says nothing more about where the
+    mark is."""
+    assert innermost([(4, 5), (4, 6), (3, 5), (0, 8), (10, 12)]) == [(4, 5), (10, 12)]
+    assert innermost([(2, 4), (0, 4), (2, 6)]) == [(2, 4)]
+    assert innermost([]) == []
 
 
 def test_spans_follow_presentation_times():
