@@ -342,7 +342,12 @@ class VideoWatermarker:
                 clip_learned, statistics.mean_band(), angles, trials
             )
             if turned.p_value < overall.p_value:
-                overall, overall_logits, chosen, rotation, turned_index = turned, turned_logits, 0, angle, index
+                overall, overall_logits, chosen = turned, turned_logits, 0
+                # Only an angle that reads is the clip's: the spans of a long video whose average does not
+                # detect are read unturned (turned by the best angle of unmarked footage, a spliced marked
+                # excerpt would not read).
+                if turned.detected:
+                    rotation, turned_index = angle, index
         # Spans are read where the whole clip reads best, and at the identity (a clip marked only in
         # part can read best elsewhere as a whole). That is a choice among all the clip's alignments, so
         # each span's p-value counts them all, and every run of spans read (a 60-s clip read at 1e-6

@@ -138,6 +138,7 @@ def test_a_marked_excerpt_among_unmarked_footage_is_found_in_its_spans():
         starts=[float(second) for second in range(len(order))],
         ends=[float(second + 1) for second in range(len(order))],
         fps=25.0,
+        bands=statistics.bands[order],
     )
     report = watermarker.decide(long_video)
     found = [span for span in report.spans if span.detected]
