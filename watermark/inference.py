@@ -70,7 +70,8 @@ class WatermarkReport:
     mirrored: the mark was read from the video flipped left to right (false when not detected);
     rotation: degrees (counter-clockwise) by which the video was found turned (0 when not detected, or
     read unturned); marked_seconds: [start, end] in seconds where the mark reads (the innermost runs of
-    spans that detect, merged), for a video that mixes generated and other footage."""
+    spans that detect, the whole clip being one, merged), for a video that mixes generated and other
+    footage."""
 
     detected: bool
     id: str | None
@@ -342,12 +343,12 @@ class VideoWatermarker:
                 clip_learned, statistics.mean_band(), angles, trials
             )
             if turned.p_value < overall.p_value:
-                overall, overall_logits, chosen = turned, turned_logits, 0
+                overall, overall_logits = turned, turned_logits
                 # Only an angle that reads is the clip's: the spans of a long video whose average does not
                 # detect are read unturned (turned by the best angle of unmarked footage, a spliced marked
                 # excerpt would not read).
                 if turned.detected:
-                    rotation, turned_index = angle, index
+                    rotation, turned_index, chosen = angle, index, 0
         # Spans are read where the whole clip reads best, and at the identity (a clip marked only in
         # part can read best elsewhere as a whole). That is a choice among all the clip's alignments, so
         # each span's p-value counts them all, and every run of spans read (a 60-s clip read at 1e-6
@@ -380,10 +381,12 @@ class VideoWatermarker:
             for number, (reading, _, _) in enumerate(readings[:n_spans])
         ]
         detected_runs = [run for run, (reading, _, _) in zip(runs, readings, strict=True) if reading.detected]
+        if overall.detected:  # the whole clip is a run too: where no shorter one reads, the mark is all of it
+            detected_runs.append((0, n_spans))
         marked = [(statistics.starts[first], statistics.ends[last - 1]) for first, last in innermost(detected_runs)]
         # The decision is the better of the clip's reading and its best run's: both are corrected for
         # the two tests, so the smaller p-value is a valid one.
-        mirrored = alignments[chosen][0]
+        mirrored = alignments[chosen][0] if turned_index is None else False
         best_run, best_logits, best_mirrored = min(readings, key=lambda item: item[0].p_value)
         if best_run.p_value < overall.p_value:
             overall, overall_logits, mirrored = best_run, best_logits, best_mirrored
