@@ -97,14 +97,13 @@ class ClipStatistics:
     learned: (S, n_bits) sums of the learned logits; tiles: (S, n_scales, P, P) sums of the carrier
     tile statistics; bands: (S, 1, h, w) sums of the band images on the work grid (for rotated
     readings; None: not kept); frames: (S,) frame counts; starts / ends: each span's first frame time
-    and its last frame's end, in seconds from the first frame; fps: the average frame rate."""
+    and its last frame's end, in seconds from the first frame."""
 
     learned: torch.Tensor
     tiles: torch.Tensor
     frames: torch.Tensor
     starts: list[float]
     ends: list[float]
-    fps: float
     bands: torch.Tensor | None = None
 
     @property
@@ -136,7 +135,7 @@ class _SpanSums:
         self.tiles: list[torch.Tensor] = []
         self.bands: list[torch.Tensor] = []
         self.frames: list[int] = []
-        self.indices: list[int] = []
+        self.last_index = -1
         self.first_times: list[float] = []
         self.last_times: list[float] = []
         self.origin: float | None = None
@@ -148,8 +147,8 @@ class _SpanSums:
             # A tolerance for times stored as rounded fractions; a timestamp that goes back (a broken
             # file) stays in the current span.
             index = int((time - self.origin) / self.span_seconds + 1e-6)
-            if not self.indices or index > self.indices[-1]:
-                self.indices.append(index)
+            if index > self.last_index:
+                self.last_index = index
                 self.learned.append(frame_learned.clone())
                 self.tiles.append(frame_tiles.clone())
                 self.bands.append(frame_band.clone())
@@ -185,7 +184,6 @@ class _SpanSums:
             frames=torch.tensor(self.frames),
             starts=[time - self.origin for time in self.first_times],
             ends=[time - self.origin + 1 / fps for time in self.last_times],
-            fps=fps,
             bands=torch.stack(self.bands),
         )
 
@@ -386,7 +384,7 @@ class VideoWatermarker:
         marked = [(statistics.starts[first], statistics.ends[last - 1]) for first, last in innermost(detected_runs)]
         # The decision is the better of the clip's reading and its best run's: both are corrected for
         # the two tests, so the smaller p-value is a valid one.
-        mirrored = alignments[chosen][0] if turned_index is None else False
+        mirrored = alignments[chosen][0]
         best_run, best_logits, best_mirrored = min(readings, key=lambda item: item[0].p_value)
         if best_run.p_value < overall.p_value:
             overall, overall_logits, mirrored = best_run, best_logits, best_mirrored

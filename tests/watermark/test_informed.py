@@ -137,7 +137,6 @@ def test_a_marked_excerpt_among_unmarked_footage_is_found_in_its_spans():
         frames=statistics.frames[order],
         starts=[float(second) for second in range(len(order))],
         ends=[float(second + 1) for second in range(len(order))],
-        fps=25.0,
         bands=statistics.bands[order],
     )
     report = watermarker.decide(long_video)
@@ -152,7 +151,6 @@ def test_a_marked_excerpt_among_unmarked_footage_is_found_in_its_spans():
         frames=long_video.frames.sum(0, keepdim=True),
         starts=[0.0],
         ends=[float(len(order))],
-        fps=25.0,
     )
     assert not watermarker.decide(whole).detected
 
