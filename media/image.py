@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from media.atomic import atomic_destination
 from media.errors import ImageTooLargeError, UnreadableMediaError, UnsupportedFormatError
 
 SUPPORTED_IMAGE_FORMATS = ("PNG", "JPEG", "WEBP")
@@ -80,5 +81,11 @@ def _to_rgb(image: Image.Image) -> np.ndarray:
 
 
 def save_image(path: str | Path, image: np.ndarray) -> None:
-    """Write (H, W, 3) uint8 RGB to PNG/JPEG/WebP chosen by the file extension."""
-    Image.fromarray(image).save(path)
+    """Write (H, W, 3) uint8 RGB to PNG/JPEG/WebP chosen by the file extension; the file appears whole
+    or not at all (media.atomic)."""
+    path = Path(path)
+    image_format = Image.registered_extensions().get(path.suffix.lower())
+    if image_format is None:
+        raise UnsupportedFormatError(f"{path}: cannot write images with the extension {path.suffix!r}")
+    with atomic_destination(path) as partial:
+        Image.fromarray(image).save(partial, format=image_format)

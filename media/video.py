@@ -14,6 +14,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from media.atomic import partial_path, publish
 from media.audio import AudioTrack, decode_audio
 from media.errors import UnreadableMediaError
 
@@ -138,7 +139,9 @@ class VideoWriter:
     """Streaming MP4 writer: H.264 (libx264, yuv420p) video and optional AAC audio, interleaved.
 
     Frames are appended as they come; audio (mono, any rate) is given up front or appended in chunks,
-    and is written up to the time of the frames written so far, so a player sees both in sync.
+    and is written up to the time of the frames written so far, so a player sees both in sync. The file
+    appears at `path` only when closed without an error (media.atomic): until then it is a hidden
+    partial file beside it, and `path` may be the very file the frames are being read from.
 
     Usage:
         with VideoWriter(path, fps=25, crf=18) as writer:
@@ -162,7 +165,10 @@ class VideoWriter:
         self.crf = crf
         self.preset = preset
         # +faststart moves the index to the front so browsers can play while downloading.
-        self._container = av.open(str(self.path), mode="w", format="mp4", container_options={"movflags": "+faststart"})
+        self._partial = partial_path(self.path)
+        self._container = av.open(
+            str(self._partial), mode="w", format="mp4", container_options={"movflags": "+faststart"}
+        )
         self._video_stream = None
         self._audio_stream = None
         self._audio_rate = audio_sample_rate
@@ -183,6 +189,7 @@ class VideoWriter:
             self.close()
         else:
             self._container.close()
+            self._partial.unlink(missing_ok=True)
 
     @property
     def frames_written(self) -> int:
@@ -217,6 +224,7 @@ class VideoWriter:
     def close(self) -> None:
         if self._video_stream is None:
             self._container.close()
+            self._partial.unlink(missing_ok=True)
             raise ValueError(f"{self.path}: no frame was written")
         for packet in self._video_stream.encode(None):
             self._container.mux(packet)
@@ -225,6 +233,7 @@ class VideoWriter:
             for packet in self._audio_stream.encode(None):
                 self._container.mux(packet)
         self._container.close()
+        publish(self._partial, self.path)
 
     def _open_video(self, width: int, height: int) -> None:
         stream = self._container.add_stream("libx264", rate=self.fps)

@@ -27,10 +27,9 @@ def embed(
     crf: Annotated[int, typer.Option(help="H.264 quality of the output video.")] = 18,
     weights: Annotated[Path | None, typer.Option(help="Watermark weights (default: the committed ones).")] = None,
 ) -> None:
-    """Write a copy of SOURCE whose every frame carries the generation ID."""
-    from media.audio import decode_audio
+    """Write a copy of SOURCE whose every frame carries the generation ID. DESTINATION appears only once
+    complete (it may be SOURCE itself); on an error it is left as it was."""
     from media.image import load_image, save_image
-    from media.video import VideoWriter, iter_frames, probe_video
     from watermark.inference import IMAGE_SUFFIXES, VideoWatermarker
     from watermark.payload import parse_generation_id
 
@@ -39,34 +38,68 @@ def embed(
     except ValueError as err:
         stderr.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_BAD_INPUT) from err
+    is_image = source.suffix.lower() in IMAGE_SUFFIXES
+    if is_image != (destination.suffix.lower() in IMAGE_SUFFIXES):
+        wanted = "an image (" + ", ".join(IMAGE_SUFFIXES) + ")" if is_image else "a video (.mp4)"
+        message = f"{destination}: the output of {source.name} must be {wanted}"
+        stderr.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_BAD_INPUT)
     with user_errors():
         watermarker = VideoWatermarker.from_pretrained(weights)
-        if source.suffix.lower() in IMAGE_SUFFIXES:
-            marked = watermarker.embed(load_image(source)[None], generation_id)[0]
-            save_image(destination, marked)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        if is_image:
+            save_image(destination, watermarker.embed(load_image(source)[None], generation_id)[0])
         else:
-            info = probe_video(source)
-            audio = decode_audio(source)
-            with VideoWriter(destination, fps=info.fps, crf=crf) as writer:
-                if audio is not None and len(audio.samples):
-                    writer.add_audio(audio)
-                batch = []
-                for _, frame in iter_frames(source):
-                    batch.append(frame)
-                    if len(batch) == FRAMES_PER_CALL:
-                        for marked in watermarker.embed(_stack(batch), generation_id):
-                            writer.write(marked)
-                        batch = []
-                if batch:
-                    for marked in watermarker.embed(_stack(batch), generation_id):
-                        writer.write(marked)
+            _embed_video(watermarker, source, destination, generation_id, crf)
     console.print(f"wrote {destination} carrying generation ID {generation_id}")
 
 
-def _stack(frames):
+def _embed_video(watermarker, source: Path, destination: Path, generation_id: str, crf: int) -> None:
+    """Mark SOURCE's frames in calls of FRAMES_PER_CALL into an H.264 copy with its audio, with a
+    progress bar on stderr (a long video takes minutes)."""
     import numpy as np
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    return np.stack(frames)
+    from media.audio import decode_audio
+    from media.video import VideoWriter, iter_frames, probe_video
+
+    info = probe_video(source)
+    audio = decode_audio(source)
+    columns = (
+        TextColumn("marking"),
+        BarColumn(),
+        TextColumn("{task.completed:.0f}/{task.total:.0f} s"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with (
+        Progress(*columns, console=stderr, transient=True) as progress,
+        VideoWriter(destination, fps=info.fps, crf=crf) as writer,
+    ):
+        task = progress.add_task("embed", total=info.duration or None)
+        if audio is not None and len(audio.samples):
+            writer.add_audio(audio)
+        batch, time = [], 0.0
+        for time, frame in iter_frames(source):
+            batch.append(frame)
+            if len(batch) == FRAMES_PER_CALL:
+                for marked in watermarker.embed(np.stack(batch), generation_id):
+                    writer.write(marked)
+                batch = []
+                progress.update(task, completed=time)
+        if batch:
+            for marked in watermarker.embed(np.stack(batch), generation_id):
+                writer.write(marked)
+        progress.update(task, completed=info.duration or time)
+        written = writer.frames_written
+    # FFmpeg decodes a truncated file up to where its data ends, without an error.
+    if info.n_frames and written < info.n_frames - 1:
+        stderr.print(
+            f"[yellow]warning:[/] {source} ended after {written} of its {info.n_frames} frames (a truncated file?); "
+            "the copy holds the frames that could be read",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @app.command()

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from media.errors import ImageTooLargeError, UnreadableMediaError, UnsupportedFormatError
-from media.image import ImageLimits, load_image
+from media.image import ImageLimits, load_image, save_image
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP"])
@@ -50,3 +50,12 @@ def test_not_an_image(tmp_path):
     (tmp_path / "fake.jpg").write_bytes(b"this is not a jpeg")
     with pytest.raises(UnreadableMediaError, match="fake.jpg"):
         load_image(tmp_path / "fake.jpg")
+
+
+def test_saved_image_round_trips_and_an_unknown_extension_writes_nothing(tmp_path):
+    image = np.random.default_rng(0).integers(0, 255, (32, 48, 3), dtype=np.uint8)
+    save_image(tmp_path / "out.png", image)
+    assert np.array_equal(load_image(tmp_path / "out.png"), image)
+    with pytest.raises(UnsupportedFormatError, match="out.xyz"):
+        save_image(tmp_path / "out.xyz", image)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["out.png"]

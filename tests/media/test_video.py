@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -7,6 +9,7 @@ from media.audio import AudioTrack
 from media.errors import UnreadableMediaError
 from media.video import (
     VideoWriter,
+    iter_frames,
     probe_video,
     read_video,
     resample_frame_indices,
@@ -66,6 +69,24 @@ def test_streaming_writer_keeps_audio_in_sync(tmp_path, speech):
     video = read_video(tmp_path / "stream.mp4")
     assert len(video.frames) == 50
     assert video.audio.duration == pytest.approx(2.0, abs=0.04)
+
+
+def test_writer_replaces_its_destination_only_when_complete(tmp_path):
+    """A failure half-way leaves what was at the path, and no partial file; a finished file may replace
+    the very video its frames are read from."""
+    path = write_video(tmp_path / "clip.mp4", _frames(120, 64, 64), fps=25)
+    before = path.read_bytes()
+    with pytest.raises(RuntimeError), VideoWriter(path, fps=25) as writer:
+        writer.write(_frames(1, 64, 64)[0])
+        raise RuntimeError("the source broke")
+    assert path.read_bytes() == before and sorted(tmp_path.iterdir()) == [path]
+    with VideoWriter(path, fps=25) as writer:
+        for _, frame in iter_frames(path):
+            writer.write(frame[:, ::-1])
+    assert probe_video(path).n_frames == 120 and sorted(tmp_path.iterdir()) == [path]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # not the private mode of a temporary file
 
 
 def test_corrupt_video_gives_clear_error(tmp_path):

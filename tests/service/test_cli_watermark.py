@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from media.video import read_video, write_video
+from media.video import probe_video, read_video, write_video
 from service.cli.main import app
 
 runner = CliRunner()
@@ -41,6 +41,31 @@ def test_extract_names_the_seconds_of_a_marked_excerpt(tmp_path, marked_clip, sa
     result = runner.invoke(app, ["watermark", "extract", str(spliced)])
     assert result.exit_code == 0, result.output
     assert GENERATION_ID in result.stdout and "(4-6 s)" in result.stdout
+
+
+def test_embed_in_place_keeps_every_frame(tmp_path, sample_clip):
+    """The output may be the input: it is read whole before it is replaced."""
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(sample_clip.read_bytes())
+    frames = probe_video(clip).n_frames
+    result = runner.invoke(app, ["watermark", "embed", str(clip), str(clip), "--id", GENERATION_ID])
+    assert result.exit_code == 0, result.output
+    assert probe_video(clip).n_frames == frames and [path.name for path in tmp_path.iterdir()] == ["clip.mp4"]
+    report = json.loads(runner.invoke(app, ["watermark", "extract", str(clip), "--json"]).stdout)
+    assert report["id"] == GENERATION_ID
+
+
+def test_a_failed_embed_leaves_the_destination_as_it_was(tmp_path, sample_clip):
+    destination = tmp_path / "out.mp4"
+    destination.write_bytes(b"an earlier output")
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video")
+    result = runner.invoke(app, ["watermark", "embed", str(broken), str(destination), "--id", GENERATION_ID])
+    assert result.exit_code == 2 and destination.read_bytes() == b"an earlier output"
+    as_image = tmp_path / "o.png"
+    result = runner.invoke(app, ["watermark", "embed", str(sample_clip), str(as_image), "--id", GENERATION_ID])
+    assert result.exit_code == 2 and "must be a video" in result.output and not as_image.exists()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["broken.mp4", "out.mp4"]
 
 
 def test_bad_input_is_a_one_line_error(tmp_path, sample_clip):
