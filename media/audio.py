@@ -9,6 +9,7 @@ import av
 import librosa
 import numpy as np
 
+from media.atomic import atomic_destination
 from media.errors import (
     AudioTooLongError,
     EmptyAudioError,
@@ -153,7 +154,8 @@ def check_audio(track: AudioTrack, limits: AudioLimits, *, name: str = "<audio>"
 
 
 def save_wav(path: str | Path, track: AudioTrack) -> None:
-    """Write 16-bit PCM WAV."""
+    """Write 16-bit PCM WAV; the file appears whole or not at all (media.atomic)."""
     import soundfile
 
-    soundfile.write(str(path), track.samples, track.sample_rate, subtype="PCM_16")
+    with atomic_destination(path) as partial:
+        soundfile.write(str(partial), track.samples, track.sample_rate, format="WAV", subtype="PCM_16")

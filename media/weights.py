@@ -14,6 +14,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from media.atomic import atomic_destination
+
 
 class WeightsError(RuntimeError):
     """Weights are missing, corrupt or do not fit the model."""
@@ -36,18 +38,21 @@ def file_sha256(path: Path) -> str:
 
 
 def save_weights(module: nn.Module, path: Path, card: dict[str, Any]) -> dict[str, Any]:
-    """Write `path` (.safetensors) and its card (`path` with .json). Returns the card as written."""
+    """Write `path` (.safetensors) and its card (`path` with .json), each whole or not at all
+    (media.atomic; the card last, and it names the weights' hash). Returns the card as written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {name: tensor.detach().cpu().contiguous() for name, tensor in unwrap(module).state_dict().items()}
-    save_file(state, str(path))
-    card = {
-        **card,
-        "weights_file": path.name,
-        "sha256": file_sha256(path),
-        "parameters": int(sum(t.numel() for t in state.values())),
-    }
-    path.with_suffix(".json").write_text(json.dumps(card, indent=1, sort_keys=False) + "\n")
+    with atomic_destination(path) as partial:
+        save_file(state, str(partial))
+        card = {
+            **card,
+            "weights_file": path.name,
+            "sha256": file_sha256(partial),
+            "parameters": int(sum(t.numel() for t in state.values())),
+        }
+    with atomic_destination(path.with_suffix(".json")) as partial:
+        partial.write_text(json.dumps(card, indent=1, sort_keys=False) + "\n")
     return card
 
 

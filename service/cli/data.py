@@ -44,16 +44,15 @@ def demo_inputs(
     voice: Annotated[str, typer.Option(help="espeak-ng voice (language code: en, fr, de, cmn, ja, ...).")] = "en",
 ) -> None:
     """Write the bundled default inputs: scikit-image's astronaut portrait and espeak-ng speech."""
-    from PIL import Image
-
     from media.audio import save_wav
+    from media.image import save_image
     from media.samples import sample_portrait
     from media.speech import synthesize_speech
 
     out_dir.mkdir(parents=True, exist_ok=True)
     with user_errors():
         speech = synthesize_speech(text, voice=voice)
-    Image.fromarray(sample_portrait()).save(out_dir / "portrait.png")
+    save_image(out_dir / "portrait.png", sample_portrait())
     save_wav(out_dir / "speech.wav", speech)
     console.print(f"wrote {out_dir / 'portrait.png'} and {out_dir / 'speech.wav'} ({speech.duration:.1f} s of speech)")
 
