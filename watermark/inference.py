@@ -47,6 +47,8 @@ _BATCH_VALUES = 30_000_000
 # Frames read per batch of statistics: the per-frame tiles of a batch are the reader's only per-frame
 # memory.
 _READ_BATCH = 16
+# Windows searched at once for alignments of their own (each holds ~13 MB of correlations meanwhile).
+_LOCAL_BATCH = 8
 
 
 @dataclass
@@ -301,8 +303,11 @@ class VideoWatermarker:
 
         The decision is the better of the clip's reading and its best run of spans' (span_windows): a
         marked excerpt among unmarked footage is diluted in the clip's average but reads in its own
-        spans. Both tests at once would double the false-positive rate, so with more than one span
-        every p-value counts both (a factor 2)."""
+        spans. Runs of two spans are also read at alignments of their own (local_windows): an excerpt
+        reframed before it was spliced in has a geometry the rest of the video does not share. Several
+        tests at once would multiply the false-positive rate, so every p-value counts each family of
+        readings made (the clip's; its runs' at its alignments, with more than one span; the runs' own,
+        with more than two)."""
         if statistics.total_frames == 0:
             raise UnreadableMediaError("no frame to read the watermark from")
         clip_learned, clip_tiles = (tensor.to(self.device) for tensor in statistics.mean())
@@ -330,10 +335,13 @@ class VideoWatermarker:
 
         angles = self.model.config.rotation_angles if statistics.bands is not None else ()
         n_spans = len(statistics.frames)
+        windows = local_windows(n_spans) if self.model.config.local_search_peaks else []
         # Every p-value counts every reading that could have been made, the rotated ones included, so
-        # that reading them only when nothing else detects keeps the union bound; and both decisions
-        # (the clip's and its spans') where there are spans besides the clip.
-        trials = (len(alignments) + len(angles) * self.model.config.rotation_peaks) * (2 if n_spans > 1 else 1)
+        # that reading them only when nothing else detects keeps the union bound; and every family of
+        # readings (the clip's, its runs' at its alignments, the runs' at their own), each of which could
+        # make the decision.
+        families = 1 + (n_spans > 1) + bool(windows)
+        trials = (len(alignments) + len(angles) * self.model.config.rotation_peaks) * families
         overall, overall_logits, chosen = read(slice(None), alignments, trials)
         rotation, turned_index = 0.0, None
         if angles and not overall.detected:
@@ -367,6 +375,25 @@ class VideoWatermarker:
             return self.codec.decode(logits, trials=run_trials), logits, False
 
         readings = [read_run(first, last) for first, last in runs]
+        # A window's reading at its own alignments, and its spans' at the alignment where it detects, take
+        # the place of their readings at the clip's where better (each p-value counts its own family).
+        # One family: every window at each of its candidates, every span at each candidate of the two
+        # windows that hold it.
+        position = {run: number for number, run in enumerate(runs)}
+        candidates = 2 * self.model.config.local_search_peaks
+        local_trials = families * (len(windows) + 2 * n_spans) * candidates
+        for window, (reading, logits, mirrored, index) in zip(
+            windows, self._read_local(statistics, windows, local_trials), strict=True
+        ):
+            found = [(window, (reading, logits, mirrored))]
+            if reading.detected:
+                found += [
+                    ((span, span + 1), self._read_at(statistics, slice(span, span + 1), mirrored, index, local_trials))
+                    for span in range(*window)
+                ]
+            for run, run_reading in found:
+                if run_reading[0].p_value < readings[position[run]][0].p_value:
+                    readings[position[run]] = run_reading
         spans = [
             SpanReading(
                 round(statistics.starts[number], 3),
@@ -391,6 +418,47 @@ class VideoWatermarker:
         return _report(
             overall, statistics.total_frames, overall_logits, spans, marked, mirrored=mirrored, rotation=rotation
         )
+
+    @torch.inference_mode()
+    def _read_local(
+        self, statistics: ClipStatistics, windows: list[tuple[int, int]], trials: int
+    ) -> list[tuple[PayloadReading, np.ndarray, bool, torch.Tensor]]:
+        """Each [first, last) window's best reading at its own candidate alignments (the model's
+        local_candidates, in both orientations), its p-value multiplied by `trials`, whether it was
+        mirrored and its alignment. Windows are searched a few at a time: the search holds every bit's
+        correlation at every alignment (13 MB per window)."""
+        results = []
+        for start in range(0, len(windows), _LOCAL_BATCH):
+            means = [statistics.mean(slice(first, last)) for first, last in windows[start : start + _LOCAL_BATCH]]
+            learned = torch.cat([mean[0] for mean in means]).to(self.device)
+            tiles = torch.cat([mean[1] for mean in means]).to(self.device)
+            oriented = {False: tiles, True: tiles.flip(-1)}
+            candidates = {mirrored: self.model.local_candidates(oriented[mirrored]) for mirrored in oriented}
+            for row in range(len(means)):
+                best = None
+                for mirrored, indices in candidates.items():
+                    count = indices.shape[1]
+                    logits = self.model.logits_at(
+                        learned[row : row + 1].expand(count, -1),
+                        oriented[mirrored][row : row + 1].expand(count, -1, -1, -1),
+                        indices[row],
+                    ).cpu()
+                    for scores, index in zip(logits.numpy(), indices[row], strict=True):
+                        reading = self.codec.decode(scores, trials=trials)
+                        if best is None or reading.p_value < best[0].p_value:
+                            best = (reading, scores, mirrored, index)
+                results.append(best)
+        return results
+
+    def _read_at(
+        self, statistics: ClipStatistics, selection: slice, mirrored: bool, index: torch.Tensor, trials: int
+    ) -> tuple[PayloadReading, np.ndarray, bool]:
+        """The reading of the spans in `selection` at one (orientation, alignment), its p-value multiplied
+        by `trials`."""
+        learned, tiles = (tensor.to(self.device) for tensor in statistics.mean(selection))
+        tiles = tiles.flip(-1) if mirrored else tiles
+        scores = self.model.logits_at(learned, tiles, index[None])[0].cpu().numpy()
+        return self.codec.decode(scores, trials=trials), scores, mirrored
 
     def _read_rotated(
         self, clip_learned: torch.Tensor, band: torch.Tensor, angles: tuple[float, ...], trials: int
@@ -506,6 +574,13 @@ def _report(
         spans=spans,
         marked_seconds=_merged(marked),
     )
+
+
+def local_windows(n_spans: int) -> list[tuple[int, int]]:
+    """[first, last) runs of two spans, starting at every span, searched for an alignment of their own
+    (a reframed excerpt of two seconds lies wholly in one of them): none where the only such run is
+    the whole clip, which is searched anyway. They are also span_windows' runs of two."""
+    return [(first, first + 2) for first in range(n_spans - 1)] if n_spans > 2 else []
 
 
 def span_windows(n_spans: int) -> list[tuple[int, int]]:

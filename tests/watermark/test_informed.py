@@ -13,7 +13,7 @@ import torch
 from media.faces import crop_face
 from media.samples import animate_portrait, sample_portrait
 from media.video import transcode_frames
-from watermark.inference import ClipStatistics, VideoWatermarker, innermost, span_windows
+from watermark.inference import ClipStatistics, VideoWatermarker, innermost, local_windows, span_windows
 from watermark.models.watermarker import work_grid_shape
 from watermark.modules.carriers import initial_carriers
 from watermark.modules.informed import (
@@ -153,6 +153,28 @@ def test_a_marked_excerpt_among_unmarked_footage_is_found_in_its_spans():
         ends=[float(len(order))],
     )
     assert not watermarker.decide(whole).detected
+
+
+def test_a_reframed_excerpt_among_other_footage_is_found_at_its_own_alignment():
+    """A generated clip zoomed to fill the frame (a 75 % crop brought back to full size) before it was
+    spliced into other footage: the video's alignments are found on its average, where the excerpt is
+    diluted, so it reads only where its runs of two seconds are searched on their own."""
+    crop, _ = crop_face(sample_portrait(), size=192)
+    watermarker = VideoWatermarker.from_pretrained()
+    marked = watermarker.embed(animate_portrait(crop, 8, size=192, seed=1), "a1b2c3d4e5f60718")
+    zoomed = np.stack([cv2.resize(frame[24:168, 24:168], (192, 192), interpolation=cv2.INTER_AREA) for frame in marked])
+    footage = animate_portrait(crop, 24, size=192, seed=0)
+    video = np.concatenate([footage[:16], zoomed, footage[16:]])
+    report = watermarker.read_frames(video, fps=4.0)  # 8 spans of 4 frames; the excerpt at 4-6 s
+    assert report.detected and report.id == "a1b2c3d4e5f60718" and report.marked_seconds == [[4.0, 6.0]]
+    assert [span.detected for span in report.spans] == [False] * 4 + [True] * 2 + [False] * 2
+    watermarker.model.config = replace(watermarker.model.config, local_search_peaks=0)
+    assert not watermarker.read_frames(video, fps=4.0).detected
+
+
+def test_runs_of_two_spans_are_searched_on_their_own_only_beside_the_clip():
+    assert local_windows(2) == [] and local_windows(4) == [(0, 2), (1, 3), (2, 4)]
+    assert set(local_windows(9)) <= set(span_windows(9))
 
 
 def test_where_the_mark_reads_is_the_innermost_detecting_run():

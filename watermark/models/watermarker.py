@@ -207,6 +207,18 @@ class Watermarker(nn.Module):
             candidates.append(fine + per_grid)
         return torch.cat(candidates, dim=1)
 
+    def local_candidates(self, tiles: torch.Tensor) -> torch.Tensor:
+        """(B, config.local_search_peaks) candidate alignments of tile statistics (B, n_scales, P, P), in
+        candidate_alignments' index order: the work grid's highest distinct sign-blind peaks at whole-pixel
+        shifts (no sub-pixel phases, no fine grid), a search cheap enough to make for every second of a
+        video. Like candidate_alignments', it never looks at the payload."""
+        steps, period = self.config.search_subpixel_steps, tiles.shape[-1]
+        work_grid = tiles[:, : len(self.config.search_scales)]
+        scores = sign_blind_scores(work_grid, self._carrier_subspace())
+        peaks = sign_blind_peaks(scores, self.config.local_search_peaks, 1, period)
+        # (scale, shift) -> (scale, phase 0, shift)
+        return (peaks // period**2) * steps * steps * period**2 + peaks % period**2
+
     def logits_at(self, learned: torch.Tensor, tiles: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         """Calibrated logits (B, n_bits) of (clip-averaged) statistics at alignments (B,) from
         candidate_alignments (those of the whole clip serve its spans: the geometry is the clip's)."""
