@@ -67,8 +67,9 @@ class WatermarkReport:
 
     p_value: the decision's (detected: p_value < 1e-6; see watermark.payload): the better of the whole
     clip's reading and its best run of spans' (a span, or 2, 4, 8, ... consecutive spans: span_windows;
-    a marked excerpt among unmarked footage reads there); corrected_bits: the bits where the decoded
-    codeword differs from the reading's hard decisions (null when not detected);
+    a marked excerpt among unmarked footage reads there; runs of two spans are also read at alignments
+    of their own, local_windows: an excerpt reframed before it was spliced in); corrected_bits: the bits
+    where the decoded codeword differs from the reading's hard decisions (null when not detected);
     mirrored: the mark was read from the video flipped left to right (false when not detected);
     rotation: degrees (counter-clockwise) by which the video was found turned (0 when not detected, or
     read unturned); marked_seconds: [start, end] in seconds where the mark reads (the innermost runs of
