@@ -124,7 +124,7 @@ def plot(splices: dict[str, dict], path) -> None:
         axis.set_xlabel("clip")
         axis.set_title(f"spliced {splice}")
     axes[0][0].set_ylabel("-log10 p-value")
-    axes[0][0].legend()
+    axes[0][0].legend(loc="lower right")
     figure.suptitle("Marked 2-s excerpt spliced into 22 s of other footage, H.264 re-encode")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
