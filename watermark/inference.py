@@ -380,11 +380,14 @@ class VideoWatermarker:
         # the place of their readings at the clip's where better (each p-value counts its own family).
         # One family: every window at each of its candidates, every span at each candidate of the two
         # windows that hold it.
+        # Windows that already read at the clip's alignments (a marked video throughout) are not searched:
+        # that saves the search where it cannot turn a non-detection into one, and the count stays.
         position = {run: number for number, run in enumerate(runs)}
         candidates = 2 * self.model.config.local_search_peaks
         local_trials = families * (len(windows) + 2 * n_spans) * candidates
+        searched = [window for window in windows if not readings[position[window]][0].detected]
         for window, (reading, logits, mirrored, index) in zip(
-            windows, self._read_local(statistics, windows, local_trials), strict=True
+            searched, self._read_local(statistics, searched, local_trials), strict=True
         ):
             found = [(window, (reading, logits, mirrored))]
             if reading.detected:
