@@ -166,9 +166,13 @@ class VideoWriter:
         self.preset = preset
         # +faststart moves the index to the front so browsers can play while downloading.
         self._partial = partial_path(self.path)
-        self._container = av.open(
-            str(self._partial), mode="w", format="mp4", container_options={"movflags": "+faststart"}
-        )
+        try:
+            self._container = av.open(
+                str(self._partial), mode="w", format="mp4", container_options={"movflags": "+faststart"}
+            )
+        except BaseException:
+            self._partial.unlink(missing_ok=True)
+            raise
         self._video_stream = None
         self._audio_stream = None
         self._audio_rate = audio_sample_rate

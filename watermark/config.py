@@ -76,6 +76,6 @@ class WatermarkModelConfig:
     # Distinct peaks read per orientation where a video's runs of two spans are searched for an alignment
     # of their own (0: not): an excerpt reframed before it was spliced into other footage (a generated
     # clip zoomed to fill the frame) has a geometry the rest of the video does not share, and is diluted
-    # in the average where the video's alignments are found. A cheaper search than the clip's: the work
-    # grid's whole-pixel shifts only, about a twentieth of the work, since it is made once per second.
+    # in the average where the video's alignments are found. A cheaper search than the clip's, since it is
+    # made once per second: the work grid's whole-pixel shifts only (an eighth of the transforms).
     local_search_peaks: int = 0

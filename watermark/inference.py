@@ -582,8 +582,9 @@ def _report(
 
 def local_windows(n_spans: int) -> list[tuple[int, int]]:
     """[first, last) runs of two spans, starting at every span, searched for an alignment of their own
-    (a reframed excerpt of two seconds lies wholly in one of them): none where the only such run is
-    the whole clip, which is searched anyway. They are also span_windows' runs of two."""
+    (a reframed excerpt of three seconds or more lies wholly in one of them, one of two seconds at least
+    three quarters): none where the only such run is the whole clip, which is searched anyway. They are
+    also span_windows' runs of two."""
     return [(first, first + 2) for first in range(n_spans - 1)] if n_spans > 2 else []
 
 
