@@ -11,26 +11,27 @@ reading (a 250-frame clip came out with 105 frames, and the command said it had 
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 
 def partial_path(destination: str | Path) -> Path:
-    """A new, empty hidden file beside `destination` (same directory, so the final move is atomic)."""
+    """A new, empty hidden file beside `destination` (same directory, so the final move is atomic),
+    created with the permissions of any new file (the process's umask applies)."""
     destination = Path(destination)
-    handle, name = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".partial")
-    os.close(handle)
-    return Path(name)
+    while True:
+        partial = destination.parent / f".{destination.name}.{secrets.token_hex(4)}.partial"
+        try:
+            os.close(os.open(partial, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+            return partial
+        except FileExistsError:
+            continue
 
 
 def publish(partial: Path, destination: str | Path) -> None:
-    """Move the finished `partial` onto `destination`, with the permissions a new file would have had
-    (mkstemp makes its files private)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    partial.chmod(0o666 & ~umask)
+    """Move the finished `partial` onto `destination`."""
     os.replace(partial, destination)
 
 

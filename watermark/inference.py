@@ -391,10 +391,10 @@ class VideoWatermarker:
         ):
             found = [(window, (reading, logits, mirrored))]
             if reading.detected:
-                found += [
-                    ((span, span + 1), self._read_at(statistics, slice(span, span + 1), mirrored, index, local_trials))
-                    for span in range(*window)
-                ]
+                at_window = [(mirrored, index.reshape(1))]
+                for span in range(*window):
+                    span_reading, span_logits, _ = read(slice(span, span + 1), at_window, local_trials)
+                    found.append(((span, span + 1), (span_reading, span_logits, mirrored)))
             for run, run_reading in found:
                 if run_reading[0].p_value < readings[position[run]][0].p_value:
                     readings[position[run]] = run_reading
@@ -413,8 +413,8 @@ class VideoWatermarker:
         if overall.detected:  # the whole clip is a run too: where no shorter one reads, the mark is all of it
             detected_runs.append((0, n_spans))
         marked = [(statistics.starts[first], statistics.ends[last - 1]) for first, last in innermost(detected_runs)]
-        # The decision is the better of the clip's reading and its best run's: both are corrected for
-        # the two tests, so the smaller p-value is a valid one.
+        # The decision is the better of the clip's reading and its best run's: every p-value is corrected
+        # for all the families of tests, so the smallest is a valid one.
         mirrored = alignments[chosen][0]
         best_run, best_logits, best_mirrored = min(readings, key=lambda item: item[0].p_value)
         if best_run.p_value < overall.p_value:
@@ -423,7 +423,6 @@ class VideoWatermarker:
             overall, statistics.total_frames, overall_logits, spans, marked, mirrored=mirrored, rotation=rotation
         )
 
-    @torch.inference_mode()
     def _read_local(
         self, statistics: ClipStatistics, windows: list[tuple[int, int]], trials: int
     ) -> list[tuple[PayloadReading, np.ndarray, bool, torch.Tensor]]:
@@ -453,16 +452,6 @@ class VideoWatermarker:
                             best = (reading, scores, mirrored, index)
                 results.append(best)
         return results
-
-    def _read_at(
-        self, statistics: ClipStatistics, selection: slice, mirrored: bool, index: torch.Tensor, trials: int
-    ) -> tuple[PayloadReading, np.ndarray, bool]:
-        """The reading of the spans in `selection` at one (orientation, alignment), its p-value multiplied
-        by `trials`."""
-        learned, tiles = (tensor.to(self.device) for tensor in statistics.mean(selection))
-        tiles = tiles.flip(-1) if mirrored else tiles
-        scores = self.model.logits_at(learned, tiles, index[None])[0].cpu().numpy()
-        return self.codec.decode(scores, trials=trials), scores, mirrored
 
     def _read_rotated(
         self, clip_learned: torch.Tensor, band: torch.Tensor, angles: tuple[float, ...], trials: int
