@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import c2pa
 
+from media.atomic import partial_path, publish
 from provenance.errors import SigningError
 
 MIME_TYPES = {
@@ -46,13 +45,12 @@ def sign_asset(source: Path, destination: Path, manifest: dict[str, Any], signer
     if not source.is_file():
         raise SigningError(f"{source}: file not found")
     context = c2pa.Context(settings=c2pa.Settings.from_dict(SIGNING_SETTINGS))
-    with tempfile.NamedTemporaryFile(dir=destination.parent, suffix=source.suffix, delete=False) as handle:
-        partial = Path(handle.name)
+    partial = partial_path(destination)
     try:
         builder = c2pa.Builder(json.dumps(manifest), context=context)
         with open(source, "rb") as input_stream, open(partial, "w+b") as output_stream:
             manifest_bytes = builder.sign(signer, mime_type, input_stream, output_stream)
-        shutil.move(partial, destination)
+        publish(partial, destination)
     except c2pa.C2paError as err:
         raise SigningError(f"{source}: C2PA signing failed ({err})") from err
     finally:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import shutil
 import struct
 import subprocess
@@ -24,6 +25,13 @@ from provenance.verify import read_c2pa, verify_asset
 from tests.provenance.conftest import WATERMARK_ID, remux_without_metadata
 
 INTEROP = Path(__file__).resolve().parents[2] / "tools" / "c2pa-interop"
+
+
+def test_signed_file_has_the_permissions_of_any_new_file(signed_mp4):
+    umask = os.umask(0)
+    os.umask(umask)
+    path, _ = signed_mp4
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # not a private temporary file's 0600
 
 
 def test_signed_mp4_is_trusted_with_the_ca_and_valid_without(signed_mp4, trust_anchors):
