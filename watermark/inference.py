@@ -229,16 +229,17 @@ class VideoWatermarker:
         # usual context (groups of pictures) rather than isolated seconds.
         batch_size = group * max(1, _BATCH_VALUES // (group * picture[0].size)) if len(frames) else 1
         out = np.empty_like(frames) if whole else frames.copy()
+        scale = config.margin_scale(min(picture.shape[1:3])) if len(frames) else 1.0
         for start in range(0, len(frames), batch_size):
             batch = to_tensor(picture[start : start + batch_size], self.device)
             batch_bits = bits.expand(len(batch), -1)
-            marked = self.model.embed(batch, batch_bits)
+            marked = self.model.embed(batch, batch_bits, margin=config.informed_margin * scale)
             if config.channel_crf > 0 and config.channel_margin > 0:
                 for _ in range(config.channel_passes):
                     decoded = _channel(to_uint8(marked), config.channel_crf, config.channel_preset)
-                    marked = self.model.top_up(
-                        marked, _luma(decoded, self.device), batch_bits, config.channel_margin, gain=config.channel_gain
-                    )
+                    observed = _luma(decoded, self.device)
+                    margin = config.channel_margin * scale
+                    marked = self.model.top_up(marked, observed, batch_bits, margin, gain=config.channel_gain)
             out[start : start + batch_size, rows, cols] = to_uint8(marked)
         return out
 

@@ -13,6 +13,7 @@ import torch
 from media.faces import crop_face
 from media.samples import animate_portrait, sample_portrait
 from media.video import transcode_frames
+from watermark.config import WatermarkModelConfig
 from watermark.inference import ClipStatistics, VideoWatermarker, innermost, local_windows, span_windows
 from watermark.models.watermarker import work_grid_shape
 from watermark.modules.carriers import initial_carriers
@@ -372,3 +373,36 @@ def test_a_mirrored_copy_reads_and_says_so():
     mirrored = watermarker.read_frames(transcode_frames(np.ascontiguousarray(marked[:, :, ::-1]), crf=23))
     assert mirrored.detected and mirrored.id == "a1b2c3d4e5f60718" and mirrored.mirrored
     assert not watermarker.read_frames(crop[None]).mirrored
+
+
+def test_the_margins_scale_with_the_pictures_side_in_log_side_and_hold_beyond_the_ends():
+    config = WatermarkModelConfig(margin_sides=(256, 512), margin_scales=(1.0, 0.75))
+    assert config.margin_scale(128) == 1.0 and config.margin_scale(256) == 1.0
+    assert config.margin_scale(362) == pytest.approx(0.875, abs=1e-3)  # halfway in log side
+    assert config.margin_scale(512) == 0.75 and config.margin_scale(1080) == 0.75
+    assert WatermarkModelConfig().margin_scale(1080) == 1.0
+    with pytest.raises(ValueError, match="same length"):
+        WatermarkModelConfig(margin_sides=(256, 512), margin_scales=(1.0,)).margin_scale(300)
+
+
+def test_a_larger_picture_is_marked_more_lightly_and_still_reads():
+    """The margins are set per picture side: a picture past the first side gets less pattern (a higher
+    PSNR), one at or below it exactly the pattern it had before."""
+    crop, _ = crop_face(sample_portrait(), size=256)
+    frames = np.repeat(crop[None], 8, axis=0)
+    watermarker = VideoWatermarker.from_pretrained()
+    plain = replace(watermarker.model.config, margin_sides=(), margin_scales=())
+
+    def marked_with(config: WatermarkModelConfig) -> np.ndarray:
+        watermarker.model.config = config
+        return watermarker.embed(frames, "a1b2c3d4e5f60718")
+
+    def psnr(marked: np.ndarray) -> float:
+        return 10 * np.log10(255**2 / np.mean((marked.astype(float) - frames) ** 2))
+
+    full = marked_with(plain)
+    assert np.array_equal(marked_with(replace(plain, margin_sides=(256, 512), margin_scales=(1.0, 0.5))), full)
+    lighter = marked_with(replace(plain, margin_sides=(128, 256), margin_scales=(1.0, 0.6)))
+    assert psnr(lighter) > psnr(full) + 2
+    report = watermarker.read_frames(lighter)
+    assert report.detected and report.id == "a1b2c3d4e5f60718"
