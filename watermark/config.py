@@ -47,7 +47,7 @@ class WatermarkModelConfig:
     # they are multiplied by margin_scales (interpolated in log side, held beyond the ends; empty: 1
     # everywhere). A larger picture is read on the same work grid, each of its cells the mean of more
     # pixels, so a codec's noise reaches the reading weaker and the same reliability costs less pattern
-    # (SSIM 0.99 at 512 px asks for about 0.75 of the 256 px margins).
+    # (SSIM 0.99 at 512 px asks for about 0.8 of the 256 px margins).
     margin_sides: tuple[int, ...] = ()
     margin_scales: tuple[float, ...] = ()
     # x264 preset of the simulated re-encode (platforms mostly use medium; faster presets embed faster).
