@@ -89,10 +89,18 @@ class WatermarkModelConfig:
     # made once per second: the work grid's whole-pixel shifts only (an eighth of the transforms).
     local_search_peaks: int = 0
 
+    def __post_init__(self) -> None:
+        if len(self.margin_sides) != len(self.margin_scales):
+            raise ValueError(
+                f"margin_sides and margin_scales must have the same length, got {len(self.margin_sides)} "
+                f"and {len(self.margin_scales)}"
+            )
+        # np.interp needs increasing sides, and would answer anything for others without a word.
+        if any(side <= 0 for side in self.margin_sides) or list(self.margin_sides) != sorted(set(self.margin_sides)):
+            raise ValueError(f"margin_sides must be positive and increasing, got {list(self.margin_sides)}")
+
     def margin_scale(self, side: int) -> float:
         """Factor on the informed and channel margins for a picture whose shorter side is `side` px."""
         if not self.margin_sides:
             return 1.0
-        if len(self.margin_sides) != len(self.margin_scales):
-            raise ValueError("margin_sides and margin_scales must have the same length")
         return float(np.interp(np.log(side), np.log(self.margin_sides), self.margin_scales))

@@ -382,7 +382,9 @@ def test_the_margins_scale_with_the_pictures_side_in_log_side_and_hold_beyond_th
     assert config.margin_scale(512) == 0.75 and config.margin_scale(1080) == 0.75
     assert WatermarkModelConfig().margin_scale(1080) == 1.0
     with pytest.raises(ValueError, match="same length"):
-        WatermarkModelConfig(margin_sides=(256, 512), margin_scales=(1.0,)).margin_scale(300)
+        WatermarkModelConfig(margin_sides=(256, 512), margin_scales=(1.0,))
+    with pytest.raises(ValueError, match="increasing"):
+        WatermarkModelConfig(margin_sides=(512, 256), margin_scales=(0.8, 1.0))
 
 
 def test_a_larger_picture_is_marked_more_lightly_and_still_reads():
