@@ -1,10 +1,12 @@
 """Watermark robustness suite: Candor vs invisible-watermark's DWT-DCT on the same clips and attacks.
 
     python -m bench.watermark_robustness [--clips 20] [--fp-clips 1000] [--sizes 256 512]
+    python -m bench.watermark_robustness --sizes 512 --fp-clips 0   # one size; the others are kept
     python -m bench.watermark_robustness --fp-only   # false positives alone, into the existing results
 
 Clips: 2-second (50-frame, 25 fps) centre-square excerpts of ../shared/data/videos resized to each
-size. Every attack is applied to the whole clip as a video (real libx264 / libx265 encodes through
+size, drawn with a seed per size (as are the IDs), so a size measures the same clips and IDs whichever
+sizes a run includes. Every attack is applied to the whole clip as a video (real libx264 / libx265 encodes through
 PyAV, preset medium). Success = detected at p < 1e-6 with the exact 64-bit ID. The baseline embeds the
 same 64-bit ID with DWT-DCT in every frame and succeeds when the per-frame bitwise majority vote gives
 the exact ID (it has no detection test, so its false-positive rate is not comparable). False positives
@@ -323,6 +325,7 @@ def measure_speed(watermarker: VideoWatermarker, clips: int = 6) -> dict:
         "extract_fps_range": [round(min(extract), 1), round(max(extract), 1)],
         "clips": len(real),
         "content": f"median over {len(real)} real 2-s clips" if len(real) > 1 else "one 2-s clip",
+        "git_commit": git_commit(),
     }
 
 
@@ -342,10 +345,6 @@ def main() -> None:
     args = parser.parse_args()
     if not (SHARED_DATA / "videos").is_dir():
         raise SystemExit(f"shared corpus not found at {SHARED_DATA}")
-    rng = np.random.default_rng(0)
-    # The IDs come from a seed of their own: a rerun embeds the same IDs in the same clips, so runs can be
-    # compared clip by clip (with fresh random IDs, CRF 28 + crop at 256 px read 70-90 % of 20 clips).
-    id_rng = np.random.default_rng(1)
     watermarker = VideoWatermarker.from_pretrained(args.weights, device=args.device)
     if args.speed_only:
         results = json.loads((RESULTS_DIR / "watermark_robustness.json").read_text())
@@ -360,7 +359,19 @@ def main() -> None:
         return
     baseline = DwtDctBaseline()
     results: dict = {"device": device_description(args.device), "git_commit": git_commit(), "sizes": {}}
+    # Sizes not run now keep their last measurement, if it was drawn with the per-size seeds below (a
+    # change that only matters at 512 px then costs only the 512 px run).
+    previous_path = RESULTS_DIR / "watermark_robustness.json"
+    previous = json.loads(previous_path.read_text()) if previous_path.exists() else {"sizes": {}}
+    for size, entry in previous["sizes"].items():
+        if int(size) not in args.sizes and "clip_seed" in entry:
+            results["sizes"][size] = entry
     for size in args.sizes:
+        # Every size has its own seeds: its clips and attacks (rng) and its IDs (id_rng), so a rerun embeds
+        # the same IDs in the same clips whichever sizes it runs, and runs compare clip by clip (with fresh
+        # random IDs, CRF 28 + crop at 256 px read 70-90 % of 20 clips).
+        rng = np.random.default_rng([0, size])
+        id_rng = np.random.default_rng([1, size])
         clips = load_clips(size, args.clips, rng)
         table = {name: {"candor": 0, "candor_detected": 0, "candor_wrong_id": 0, "dwtdct": 0} for name in attacks(rng)}
         quality = {"candor_psnr": [], "candor_ssim": [], "candor_flicker": [], "dwtdct_psnr": [], "dwtdct_ssim": []}
@@ -387,11 +398,14 @@ def main() -> None:
         rates = {name: {k: v / len(clips) for k, v in row.items()} for name, row in table.items()}
         results["sizes"][str(size)] = {
             "clips": len(clips),
+            "clip_seed": [0, size],
+            "git_commit": results["git_commit"],
             "quality": {k: round(float(np.mean(v)), 4) for k, v in quality.items()},
             "exact_id_rate": rates,
             "per_clip": per_clip,
         }
         print(size, results["sizes"][str(size)]["quality"], flush=True)
+    results["sizes"] = dict(sorted(results["sizes"].items(), key=lambda item: int(item[0])))
     # False positives and per-bit bias on unmarked clips (at the first size); --fp-clips 0 keeps the
     # section already measured (it records the commit it was read with), an hour of work on this CPU.
     if args.fp_clips > 0:
@@ -406,12 +420,13 @@ def main() -> None:
 
 def write_markdown_and_plot(results: dict) -> None:
     lines = [f"# Watermark robustness\n\nDevice: {results['device']}\n"]
-    if "git_commit" in results:
-        lines.append(f"\nRobustness and quality measured with the code of commit {results['git_commit']}.\n")
     for size, entry in results["sizes"].items():
         q = entry["quality"]
+        commit = entry.get("git_commit", results.get("git_commit"))
         lines.append(
-            f"\n## {size}x{size}, {entry['clips']} clips of 2 s\n\nQuality: Candor PSNR {q['candor_psnr']:.2f} dB, "
+            f"\n## {size}x{size}, {entry['clips']} clips of 2 s\n\n"
+            + (f"Measured with the code of commit {commit}.\n\n" if commit else "")
+            + f"Quality: Candor PSNR {q['candor_psnr']:.2f} dB, "
             f"SSIM {q['candor_ssim']:.4f}, residual flicker {q['candor_flicker']:.3f} (0-255 units); "
             f"DWT-DCT PSNR {q['dwtdct_psnr']:.2f} dB, SSIM {q['dwtdct_ssim']:.4f}\n\n"
         )
@@ -449,7 +464,9 @@ def write_markdown_and_plot(results: dict) -> None:
     lines.append(
         f"\n## Speed at 512x512\n\nembed {speed['embed_fps']} fps {_range(speed, 'embed_fps_range')}, "
         f"extract {speed['extract_fps']} fps {_range(speed, 'extract_fps_range')} "
-        f"(on {speed.get('content', 'random frames')})\n"
+        f"(on {speed.get('content', 'random frames')}"
+        + (f", code of commit {speed['git_commit']}" if "git_commit" in speed else "")
+        + ")\n"
     )
     markdown = "".join(lines)
     write_results("watermark_robustness", results, markdown)
