@@ -14,7 +14,7 @@ from media.faces import crop_face
 from media.samples import animate_portrait, sample_portrait
 from media.video import transcode_frames
 from watermark.config import WatermarkModelConfig
-from watermark.inference import ClipStatistics, VideoWatermarker, innermost, local_windows, span_windows
+from watermark.inference import VideoWatermarker
 from watermark.models.watermarker import work_grid_shape
 from watermark.modules.carriers import initial_carriers
 from watermark.modules.informed import (
@@ -25,6 +25,7 @@ from watermark.modules.informed import (
     tile_correlations,
 )
 from watermark.payload import PayloadCodec
+from watermark.spans import ClipStatistics, innermost, local_windows, span_windows
 
 
 def test_correction_lifts_every_bit_to_the_margin():
