@@ -130,7 +130,9 @@ class VideoWatermarker:
                     decoded = _channel(to_uint8(marked), config.channel_crf, config.channel_preset)
                     observed = _luma(decoded, self.device)
                     margin = config.channel_margin * scale
-                    marked = self.model.top_up(marked, observed, batch_bits, margin, gain=config.channel_gain)
+                    marked = self.model.top_up(
+                        marked, observed, batch_bits, margin, gain=config.channel_gain, in_place=True
+                    )
             out[start : start + batch_size, rows, cols] = to_uint8(marked)
         return out
 

@@ -105,10 +105,14 @@ class Watermarker(nn.Module):
         margin: float,
         group: int | None = None,
         gain: float = 1.0,
+        in_place: bool = False,
     ) -> torch.Tensor:
         """`marked` plus the informed correction computed on `observed_luma` (B, 1, H, W): the luma of the
-        same frames as the reader will see them (e.g. `marked` after a codec), in groups of `group` frames."""
-        return (marked + gain * self.correction(observed_luma, bits, margin, group)).clamp_(0, 1)
+        same frames as the reader will see them (e.g. `marked` after a codec), in groups of `group` frames.
+        `in_place` adds it to `marked` itself: a 512 px batch is 20 M values, and a fresh copy of them
+        costs more than the addition."""
+        correction = self.correction(observed_luma, bits, margin, group).mul_(gain)
+        return (marked.add_(correction) if in_place else marked + correction).clamp_(0, 1)
 
     def correction(
         self, observed_luma: torch.Tensor, bits: torch.Tensor, margin: float, group: int | None = None
