@@ -14,8 +14,8 @@ multiplied by the number of readings (so reading more places cannot manufacture 
 default), so an excerpt can be read on its own, and a video that holds a marked excerpt among
 unmarked footage (a generated statement spliced into a real speech) is detected through its spans.
 
-The reader keeps the evidence summed per span, not per frame (watermark.spans.ClipStatistics), so reading a long
-video takes memory in proportion to its seconds (200-260 KB each), not its frames.
+The reader keeps the evidence summed per span, not per frame (watermark.spans.ClipStatistics), so
+reading a long video takes memory in proportion to its seconds (200-260 KB each), not its frames.
 """
 
 from __future__ import annotations
