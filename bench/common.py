@@ -49,6 +49,12 @@ def write_results(name: str, results: dict[str, Any], markdown: str) -> tuple[Pa
     return json_path, md_path
 
 
+def read_results(name: str) -> dict[str, Any] | None:
+    """The record write_results last wrote as bench/results/<name>.json, or None when there is none."""
+    path = RESULTS_DIR / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
 def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]

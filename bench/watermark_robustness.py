@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,7 +30,15 @@ import torch
 from pytorch_msssim import ssim
 from scipy.stats import chi2
 
-from bench.common import RESULTS_DIR, SHARED_DATA, device_description, git_commit, markdown_table, write_results
+from bench.common import (
+    RESULTS_DIR,
+    SHARED_DATA,
+    device_description,
+    git_commit,
+    markdown_table,
+    read_results,
+    write_results,
+)
 from media.errors import MediaError
 from media.image import load_image
 from media.samples import animate_portrait
@@ -346,14 +353,17 @@ def main() -> None:
     if not (SHARED_DATA / "videos").is_dir():
         raise SystemExit(f"shared corpus not found at {SHARED_DATA}")
     watermarker = VideoWatermarker.from_pretrained(args.weights, device=args.device)
+    previous = read_results("watermark_robustness")
+    if (args.speed_only or args.fp_only or args.fp_clips == 0) and previous is None:
+        raise SystemExit(f"no earlier results in {RESULTS_DIR} to add to: run the whole suite first")
     if args.speed_only:
-        results = json.loads((RESULTS_DIR / "watermark_robustness.json").read_text())
+        results = previous
         results["speed_512"] = measure_speed(watermarker)
         results["speed_device"] = device_description(args.device)
         write_markdown_and_plot(results)
         return
     if args.fp_only:
-        results = json.loads((RESULTS_DIR / "watermark_robustness.json").read_text())
+        results = previous
         results["false_positives"] = measure_false_positives(watermarker, args.fp_clips, args.sizes[0])
         write_markdown_and_plot(results)
         return
@@ -361,9 +371,7 @@ def main() -> None:
     results: dict = {"device": device_description(args.device), "git_commit": git_commit(), "sizes": {}}
     # Sizes not run now keep their last measurement, if it was drawn with the per-size seeds below (a
     # change that only matters at 512 px then costs only the 512 px run).
-    previous_path = RESULTS_DIR / "watermark_robustness.json"
-    previous = json.loads(previous_path.read_text()) if previous_path.exists() else {"sizes": {}}
-    for size, entry in previous["sizes"].items():
+    for size, entry in (previous or {}).get("sizes", {}).items():
         if int(size) not in args.sizes and "clip_seed" in entry:
             results["sizes"][size] = entry
     for size in args.sizes:
@@ -411,7 +419,6 @@ def main() -> None:
     if args.fp_clips > 0:
         results["false_positives"] = measure_false_positives(watermarker, args.fp_clips, args.sizes[0])
     else:
-        previous = json.loads((RESULTS_DIR / "watermark_robustness.json").read_text())
         results["false_positives"] = previous["false_positives"]
     gc.collect()
     results["speed_512"] = measure_speed(watermarker)
