@@ -322,14 +322,29 @@ def _duration_seconds(container, stream) -> float:
 
 
 def transcode_frames(
-    frames: np.ndarray, *, codec: str = "libx264", crf: int = 28, preset: str = "medium", fps: float = 25.0
+    frames: np.ndarray,
+    *,
+    codec: str = "libx264",
+    crf: int = 28,
+    preset: str = "medium",
+    fps: float = 25.0,
+    pixel_format: str = "rgb24",
 ) -> np.ndarray:
-    """Encode (T, H, W, 3) uint8 frames as a yuv420p video in memory and decode them back.
+    """Encode frames as a yuv420p video in memory and decode them back.
 
-    What a platform does to an upload; used by the watermark's attack layer and its benchmark.
-    Odd sizes are cropped to even ones (yuv420p).
+    What a platform does to an upload; used by the watermark's attack layer, its channel passes and its
+    benchmark. `frames` are (T, H, W, 3) uint8 RGB (odd sizes are cropped to even ones: yuv420p), or,
+    with pixel_format "yuv420p", planar frames as to_yuv420p lays them out, which skips the conversions
+    to and from RGB. The decoded frames come back in the same format.
     """
-    height, width = frames.shape[1] // 2 * 2, frames.shape[2] // 2 * 2
+    if pixel_format == "rgb24":
+        height, width = frames.shape[1] // 2 * 2, frames.shape[2] // 2 * 2
+        pictures = frames[:, :height, :width]
+    elif pixel_format == "yuv420p":
+        height, width = frames.shape[1] * 2 // 3, frames.shape[2]
+        pictures = frames
+    else:
+        raise ValueError(f"pixel_format must be 'rgb24' or 'yuv420p', got {pixel_format!r}")
     if codec == "libx265" and width < 64:
         # Measured on this build: frames 40-48 px wide abort the process (heap corruption) now and then.
         raise ValueError(f"libx265 needs frames at least 64 px wide, got {width}")
@@ -350,15 +365,25 @@ def transcode_frames(
 
     def decode(packets) -> None:
         for packet in packets:
-            decoded.extend(frame.to_ndarray(format="rgb24") for frame in decoder.decode(packet))
+            decoded.extend(frame.to_ndarray(format=pixel_format) for frame in decoder.decode(packet))
 
-    for index, frame in enumerate(frames[:, :height, :width]):
-        video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+    for index, picture in enumerate(pictures):
+        video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(picture), format=pixel_format)
         video_frame.pts = index
         decode(encoder.encode(video_frame))
     decode(encoder.encode(None))
     decode([None])  # drain the decoder
     return np.stack(decoded)
+
+
+def to_yuv420p(frames: np.ndarray) -> np.ndarray:
+    """(T, H, W, 3) uint8 RGB with even sides -> (T, H * 3 // 2, W) uint8 planar yuv420p (the H rows of
+    Y, then U and V, each (H / 2, W / 2), as PyAV lays them out), converted as an encoder converts RGB
+    (swscale's BT.601 limited range: Y = 16 + 219 x luma)."""
+    if frames.shape[1] % 2 or frames.shape[2] % 2:
+        raise ValueError(f"yuv420p needs even sides, got {frames.shape[2]}x{frames.shape[1]}")
+    pictures = (av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24") for frame in frames)
+    return np.stack([picture.reformat(format="yuv420p").to_ndarray() for picture in pictures])
 
 
 # Encoder name -> the decoder of its bitstream (FFmpeg names encoders after the library).

@@ -28,14 +28,14 @@ import numpy as np
 import torch
 
 from media.errors import UnreadableMediaError
-from media.frames import to_tensor, to_uint8
+from media.frames import to_tensor
 from media.image import load_image
 from media.letterbox import picture_box
-from media.video import iter_frames, transcode_frames
+from media.video import iter_frames, to_yuv420p, transcode_frames
 from media.weights import load_weights, read_card
 from watermark.config import WatermarkModelConfig
 from watermark.models.watermarker import Watermarker
-from watermark.modules.jnd import LUMA_WEIGHTS
+from watermark.modules.jnd import luma
 from watermark.payload import PayloadCodec, PayloadReading
 from watermark.spans import ClipStatistics, SpanReading, SpanSums, innermost, local_windows, merged, span_windows
 
@@ -122,18 +122,18 @@ class VideoWatermarker:
         out = np.empty_like(frames) if whole else frames.copy()
         scale = config.margin_scale(min(picture.shape[1:3])) if len(frames) else 1.0
         for start in range(0, len(frames), batch_size):
-            batch = to_tensor(picture[start : start + batch_size], self.device)
-            batch_bits = bits.expand(len(batch), -1)
-            marked = self.model.embed(batch, batch_bits, margin=config.informed_margin * scale)
+            rgb = picture[start : start + batch_size]
+            batch_bits = bits.expand(len(rgb), -1)
+            change = self.model.luma_change(
+                to_tensor(rgb, self.device), batch_bits, margin=config.informed_margin * scale
+            )
             if config.channel_crf > 0 and config.channel_margin > 0:
+                channel = _LumaChannel(rgb, config.channel_crf, config.channel_preset)
                 for _ in range(config.channel_passes):
-                    decoded = _channel(to_uint8(marked), config.channel_crf, config.channel_preset)
-                    observed = _luma(decoded, self.device)
-                    margin = config.channel_margin * scale
-                    marked = self.model.top_up(
-                        marked, observed, batch_bits, margin, gain=config.channel_gain, in_place=True
-                    )
-            out[start : start + batch_size, rows, cols] = to_uint8(marked)
+                    observed = channel.observed_luma(change)
+                    correction = self.model.correction(observed, batch_bits, config.channel_margin * scale)
+                    change.add_(correction, alpha=config.channel_gain)
+            out[start : start + batch_size, rows, cols] = _with_luma_change(rgb, change)
         return out
 
     @torch.inference_mode()
@@ -409,20 +409,46 @@ def _reading_box(frames: np.ndarray) -> tuple[slice, slice]:
     return rows, cols
 
 
-def _luma(frames: np.ndarray, device: torch.device) -> torch.Tensor:
-    """(T, H, W, 3) uint8 RGB -> (T, 1, H, W) float luma in [0, 1], without an RGB float copy."""
-    weights = torch.tensor(LUMA_WEIGHTS, device=device) / 255
-    rgb = torch.from_numpy(np.ascontiguousarray(frames)).to(device)
-    return sum(rgb[..., channel] * weight for channel, weight in enumerate(weights))[:, None]
+class _LumaChannel:
+    """A platform's H.264 re-encode of `frames` (T, H, W, 3) uint8 RGB plus a luma change: what the
+    embedder's channel passes measure. The change is the same on R, G and B, so the frames are converted
+    to yuv420p once and each pass changes the Y plane alone, encodes the planes and reads the decoded Y
+    (limited range: Y = 16 + 219 x luma): no RGB copy or conversion per pass. Clipping is left to the Y
+    plane's range; an odd last row or column, which yuv420p cannot hold, reads as sent."""
+
+    def __init__(self, frames: np.ndarray, crf: int, preset: str) -> None:
+        self.frames, self.crf, self.preset = frames, crf, preset
+        self.height, self.width = frames.shape[1] // 2 * 2, frames.shape[2] // 2 * 2
+        self.planes = to_yuv420p(frames[:, : self.height, : self.width])
+        self.original_y = torch.from_numpy(self.planes[:, : self.height]).float()
+
+    def observed_luma(self, change: torch.Tensor) -> torch.Tensor:
+        """(T, 1, H, W) luma in [0, 1] of the frames plus `change` (T, 1, H, W), as a viewer sees them
+        after the encode."""
+        height, width = self.height, self.width
+        sent_y = change[:, 0, :height, :width].cpu().mul(_Y_RANGE).add_(self.original_y)
+        planes = self.planes.copy()
+        planes[:, :height] = sent_y.round_().clamp_(0, 255).to(torch.uint8).numpy()
+        decoded = transcode_frames(planes, crf=self.crf, preset=self.preset, pixel_format="yuv420p")
+        decoded_y = torch.from_numpy(decoded[: len(planes), :height]).to(change.device).float()
+        decoded_luma = decoded_y.sub_(_Y_BLACK).div_(_Y_RANGE).clamp_(0, 1)
+        if (height, width) == tuple(change.shape[-2:]):
+            return decoded_luma[:, None]
+        observed = luma(to_tensor(self.frames, change.device)).add_(change).clamp_(0, 1)
+        observed[:, 0, :height, :width] = decoded_luma
+        return observed
 
 
-def _channel(frames: np.ndarray, crf: int, preset: str) -> np.ndarray:
-    """`frames` as a viewer sees them after a platform's H.264 re-encode at `crf` (same shape: an odd
-    last row or column, which yuv420p cannot hold, is kept from the input)."""
-    decoded = transcode_frames(frames, crf=crf, preset=preset)
-    out = frames.copy()
-    out[: len(decoded), : decoded.shape[1], : decoded.shape[2]] = decoded[: len(frames)]
-    return out
+# Limited-range luma in yuv420p: black at Y = 16, white at 235.
+_Y_BLACK, _Y_RANGE = 16.0, 219.0
+
+
+def _with_luma_change(frames: np.ndarray, change: torch.Tensor) -> np.ndarray:
+    """(T, H, W, 3) uint8 `frames` plus the luma change (T, 1, H, W), the same on R, G and B, rounded and
+    clipped. Rounding the change alone is exact (the frames are whole levels) and spares an RGB float
+    copy of the frames."""
+    levels = change.mul(255).round_().to(torch.int16).permute(0, 2, 3, 1).cpu()
+    return torch.from_numpy(frames).to(torch.int16).add_(levels).clamp_(0, 255).to(torch.uint8).numpy()
 
 
 def _frames_until(

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 
+import av
 import numpy as np
 import pytest
 
@@ -13,6 +14,7 @@ from media.video import (
     probe_video,
     read_video,
     resample_frame_indices,
+    to_yuv420p,
     transcode_frames,
     write_video,
 )
@@ -135,3 +137,26 @@ def test_transcode_returns_every_frame_re_encoded(codec):
 def test_transcode_refuses_frames_too_narrow_for_x265():
     with pytest.raises(ValueError, match="64 px"):
         transcode_frames(_frames(2, 64, 48), codec="libx265")
+
+
+def test_planar_yuv_transcode_is_the_rgb_transcode_without_the_conversions():
+    """The watermark's channel passes send yuv420p planes: the same encode, bit for bit, as sending RGB."""
+    frames = _frames(5, 48, 64)
+    planes = to_yuv420p(frames)
+    assert planes.shape == (5, 72, 64) and planes.dtype == np.uint8
+    luma = frames.astype(float) @ np.array([0.299, 0.587, 0.114]) / 255
+    assert np.abs(planes[:, :48] - (16 + 219 * luma)).max() <= 0.51  # limited range, rounded
+    coded_planes = transcode_frames(planes, crf=28, pixel_format="yuv420p")
+    assert coded_planes.shape == planes.shape
+    coded_rgb = transcode_frames(frames, crf=28)
+    as_rgb = np.stack(
+        [av.VideoFrame.from_ndarray(plane, format="yuv420p").to_ndarray(format="rgb24") for plane in coded_planes]
+    )
+    assert np.array_equal(as_rgb, coded_rgb)
+
+
+def test_planar_yuv_needs_even_sides_and_a_known_format():
+    with pytest.raises(ValueError, match="even sides"):
+        to_yuv420p(_frames(2, 47, 64))
+    with pytest.raises(ValueError, match="pixel_format"):
+        transcode_frames(_frames(2, 48, 64), pixel_format="nv12")

@@ -14,7 +14,7 @@ from media.faces import crop_face
 from media.samples import animate_portrait, sample_portrait
 from media.video import transcode_frames
 from watermark.config import WatermarkModelConfig
-from watermark.inference import VideoWatermarker
+from watermark.inference import VideoWatermarker, _LumaChannel, _with_luma_change
 from watermark.models.watermarker import work_grid_shape
 from watermark.modules.carriers import initial_carriers
 from watermark.modules.informed import (
@@ -220,6 +220,51 @@ def test_odd_sized_frames_go_through_the_channel_passes():
     assert marked.shape == frames.shape and marked.dtype == np.uint8
     report = watermarker.read_frames(marked)
     assert report.detected and report.id == "0123456789abcdef"
+
+
+@pytest.mark.parametrize("height, width", [(64, 96), (63, 97)])
+def test_the_luma_channel_sees_what_a_viewer_of_the_re_encoded_rgb_sees(height, width):
+    """The channel passes change the Y plane alone and read the decoded Y. Against a viewer of the marked
+    RGB frames after the same encode: the codec delivers the same share of the change, and the luma reads
+    alike up to a uniform offset (swscale's conversion back to RGB reads about a level darker; the band
+    subtracts a local mean, so the offset is not read). Pixel by pixel the two encodes differ as much as
+    any two encodes of inputs a rounding apart do. Odd edges, which yuv420p cannot hold, read as sent."""
+    rng = np.random.default_rng(0)
+
+    def smooth(*shape: int) -> np.ndarray:
+        return cv2.resize(rng.random(shape), (width, height), interpolation=cv2.INTER_CUBIC)
+
+    def viewer_luma(frames: np.ndarray) -> np.ndarray:
+        viewed = frames.copy()
+        even = transcode_frames(frames, crf=18)
+        viewed[:, : even.shape[1], : even.shape[2]] = even
+        return viewed.astype(float) @ np.array([0.299, 0.587, 0.114]) / 255
+
+    host = smooth(6, 8)
+    frames = np.stack([np.stack([host * 120 + 60 + t, host * 100 + 70, host * 80 + 90], -1) for t in range(8)])
+    frames = frames.astype(np.uint8)
+    change = torch.from_numpy(np.stack([(smooth(4, 6) - 0.5) * 8 / 255 for _ in range(8)])[:, None]).float()
+    marked = _with_luma_change(frames, change)
+    assert np.array_equal(marked[..., 0].astype(int) - frames[..., 0], marked[..., 2].astype(int) - frames[..., 2])
+    channel = _LumaChannel(frames, crf=18, preset="medium")
+    observed = channel.observed_luma(change)
+    assert observed.shape == (8, 1, height, width)
+    observed, unmarked = observed[:, 0].numpy(), channel.observed_luma(torch.zeros_like(change))[:, 0].numpy()
+    viewed, viewed_unmarked = viewer_luma(marked), viewer_luma(frames)
+    assert abs((observed - viewed).mean()) * 255 < 1.5
+
+    def delivered(after: np.ndarray, before: np.ndarray) -> float:
+        sent = change[:, 0].numpy()
+        return float(np.sum((after - before) * sent) / np.sum(sent * sent))
+
+    assert delivered(observed, unmarked) == pytest.approx(delivered(viewed, viewed_unmarked), abs=0.05)
+    assert delivered(observed, unmarked) > 0.8
+
+
+def test_the_luma_change_is_added_exactly_in_whole_levels():
+    frames = np.array([[[[0, 128, 255], [10, 20, 30]]]], dtype=np.uint8)
+    change = torch.tensor([[[[2.4 / 255, -11.6 / 255]]]])
+    assert _with_luma_change(frames, change).tolist() == [[[[2, 130, 255], [0, 8, 18]]]]
 
 
 def test_a_smaller_band_box_rejects_more_of_a_smooth_host_and_keeps_the_carriers():

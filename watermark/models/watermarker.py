@@ -78,41 +78,34 @@ class Watermarker(nn.Module):
         margin: float | None = None,
         group: int | None = None,
     ) -> torch.Tensor:
-        """Watermarked frames: the same luma change on R, G and B (no chroma change, so yuv420p keeps it).
+        """Watermarked frames: `frames` plus their luma_change on R, G and B (no chroma change, so yuv420p
+        keeps it), clipped."""
+        return (frames + self.luma_change(frames, bits, strength, margin, group)).clamp_(0, 1)
+
+    def luma_change(
+        self,
+        frames: torch.Tensor,
+        bits: torch.Tensor,
+        strength: float | None = None,
+        margin: float | None = None,
+        group: int | None = None,
+    ) -> torch.Tensor:
+        """(B, 1, H, W) luma change that marks `frames` (B, 3, H, W).
 
         The network's residual first; then informed embedding tops up every bit whose matched-filter
         correlation, averaged over each group of `group` consecutive frames (default
         config.informed_group), is short of `margin` (default: config.informed_margin).
         """
-        strength = self.config.strength if strength is None else strength
-        marked = frames if strength == 0 else (frames + self.residual(frames, bits, strength)).clamp_(0, 1)
+        change = self.residual(frames, bits, strength)
         margin = self.config.informed_margin if margin is None else margin
         if margin <= 0:
-            return marked
-        # The passes work on luma alone (clipping is ignored until the end: a few saturated pixels,
-        # which the channel passes of inference measure for real), a third of the work on RGB.
-        base = luma(marked)
-        change = torch.zeros_like(base)
+            return change
+        # The passes work on luma alone, and clipping is ignored until the frames are written (a few
+        # saturated pixels, which the channel passes of inference measure for real).
+        base = luma(frames)
         for _ in range(self.config.informed_iterations):
             change = change + self.correction(base + change, bits, margin, group)
-        return (marked + change).clamp_(0, 1)
-
-    def top_up(
-        self,
-        marked: torch.Tensor,
-        observed_luma: torch.Tensor,
-        bits: torch.Tensor,
-        margin: float,
-        group: int | None = None,
-        gain: float = 1.0,
-        in_place: bool = False,
-    ) -> torch.Tensor:
-        """`marked` plus the informed correction computed on `observed_luma` (B, 1, H, W): the luma of the
-        same frames as the reader will see them (e.g. `marked` after a codec), in groups of `group` frames.
-        `in_place` adds it to `marked` itself: a 512 px batch of 25 frames is 20 M values, and adding into a
-        fresh tensor took 37 ms against 11 ms in place on the development CPU."""
-        correction = self.correction(observed_luma, bits, margin, group).mul_(gain)
-        return (marked.add_(correction) if in_place else marked + correction).clamp_(0, 1)
+        return change
 
     def correction(
         self, observed_luma: torch.Tensor, bits: torch.Tensor, margin: float, group: int | None = None
