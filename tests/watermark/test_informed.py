@@ -15,15 +15,17 @@ from media.samples import animate_portrait, sample_portrait
 from media.video import transcode_frames
 from watermark.config import WatermarkModelConfig
 from watermark.inference import VideoWatermarker, _LumaChannel, _with_luma_change
-from watermark.models.watermarker import work_grid_shape
+from watermark.models.watermarker import to_work_grid, work_grid_shape
 from watermark.modules.carriers import initial_carriers
 from watermark.modules.informed import (
     CarrierBand,
     carrier_gram,
     group_means,
+    group_rows,
     informed_correction,
     tile_correlations,
 )
+from watermark.modules.jnd import luma
 from watermark.payload import PayloadCodec
 from watermark.spans import ClipStatistics, innermost, local_windows, span_windows
 
@@ -62,6 +64,35 @@ def test_group_correction_brings_the_group_mean_to_the_margin():
     # One static correction per group: the frames of a group get the same pattern.
     change = corrected - frames
     assert torch.allclose(change[0], change[2], atol=1e-6) and not torch.allclose(change[2], change[3], atol=1e-6)
+
+
+@torch.no_grad()
+def test_the_embedders_luma_change_is_one_pattern_per_group_made_on_the_work_grid():
+    """Watermarker.luma_change iterates on the work grid (frames larger than the grid, a last group that is
+    short): the same change as iterating on the frames themselves, one pattern per group, and every
+    group's mean correlation on the reader's grid moved towards the margin."""
+    model = VideoWatermarker.from_pretrained().model
+    torch.manual_seed(2)
+    host = torch.nn.functional.interpolate(torch.rand(7, 3, 12, 10), size=(192, 160), mode="bicubic")
+    frames = (host * 0.5 + 0.25 + torch.rand(7, 1, 1, 1) * 0.05).clamp(0, 1)
+    bits = torch.randint(0, 2, (1, model.config.n_bits)).float().expand(7, -1)
+    margin = 1e-4
+    change = model.luma_change(frames, bits, margin=margin, group=3)
+    on_frames = torch.zeros_like(change)
+    for _ in range(model.config.informed_iterations):
+        on_frames += model.correction(luma(frames) + on_frames, bits, margin, group=3)
+    assert torch.allclose(change, on_frames, atol=1e-6)
+    assert torch.equal(change[0], change[2]) and torch.equal(change[3], change[5])
+    assert not torch.allclose(change[2], change[3]) and not torch.allclose(change[5], change[6])
+
+    def group_correlations(luma_frames: torch.Tensor) -> torch.Tensor:
+        grid = to_work_grid(luma_frames, model.config.work_size)
+        return group_rows(tile_correlations(grid, model.extractor.carriers, model.extractor.band), 3) * (
+            bits[:3] * 2 - 1
+        )
+
+    before, after = group_correlations(luma(frames)), group_correlations(luma(frames) + change)
+    assert before.min() < 0 and after.min() > 0.5 * margin and after.mean() > 0.8 * margin
 
 
 def test_still_face_carries_the_id_through_platform_encodes():

@@ -18,7 +18,7 @@ from watermark.modules.carriers import (
     sign_blind_scores,
     with_subpixel_phases,
 )
-from watermark.modules.informed import carrier_gram, group_means, informed_correction, tile_correlations
+from watermark.modules.informed import carrier_gram, group_rows, informed_correction, per_frame, tile_correlations
 from watermark.modules.jnd import jnd_mask, luma
 
 
@@ -46,6 +46,14 @@ def to_work_grid(frames: torch.Tensor, size: int) -> torch.Tensor:
     if tuple(frames.shape[-2:]) == shape:
         return frames
     return F.interpolate(frames, size=shape, mode="bilinear", antialias=True, align_corners=False)
+
+
+def _resized(frames: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
+    """A change made on the work grid, at the frames' size (bilinear: linear, and no antialiasing is
+    needed going up)."""
+    if tuple(frames.shape[-2:]) == tuple(size):
+        return frames
+    return F.interpolate(frames, size=size, mode="bilinear", align_corners=False)
 
 
 class Watermarker(nn.Module):
@@ -100,12 +108,21 @@ class Watermarker(nn.Module):
         margin = self.config.informed_margin if margin is None else margin
         if margin <= 0:
             return change
+        group = self.config.informed_group if group is None else group
         # The passes work on luma alone, and clipping is ignored until the frames are written (a few
-        # saturated pixels, which the channel passes of inference measure for real).
-        base = luma(frames)
+        # saturated pixels, which the channel passes of inference measure for real). A group's frames
+        # share one correction, made on the work grid, so the frames themselves are resampled once, and
+        # the corrections go to the frames' size once per group, not once per frame and pass.
+        size = frames.shape[-2:]
+        grid_base = to_work_grid(luma(frames) + change, self.config.work_size)
+        grid_change = torch.zeros_like(grid_base[::group])
         for _ in range(self.config.informed_iterations):
-            change = change + self.correction(base + change, bits, margin, group)
-        return change
+            # What the reader's grid holds of the correction once it is at the frames' size (linear).
+            seen = to_work_grid(_resized(grid_change, size), self.config.work_size)
+            grid_change = grid_change + self.grid_correction(
+                grid_base + per_frame(seen, group, len(frames)), bits, margin, group
+            )
+        return change + per_frame(_resized(grid_change, size), group, len(frames))
 
     def correction(
         self, observed_luma: torch.Tensor, bits: torch.Tensor, margin: float, group: int | None = None
@@ -113,13 +130,20 @@ class Watermarker(nn.Module):
         """(B, 1, H, W) luma change that brings the group-mean correlations of `observed_luma` (B, 1, H, W)
         to the margin (see watermark.modules.informed)."""
         group = self.config.informed_group if group is None else group
-        grid = work_grid_shape(*observed_luma.shape[-2:], self.config.work_size)
+        on_grid = self.grid_correction(to_work_grid(observed_luma, self.config.work_size), bits, margin, group)
+        return per_frame(_resized(on_grid, observed_luma.shape[-2:]), group, len(observed_luma))
+
+    def grid_correction(
+        self, observed_grid: torch.Tensor, bits: torch.Tensor, margin: float, group: int
+    ) -> torch.Tensor:
+        """(ceil(B / group), 1, h, w): one correction per group of `group` frames, on the work grid, for the
+        frames' luma on the work grid `observed_grid` (B, 1, h, w); `bits` (B, n_bits) are the same within
+        a group."""
         carriers = self.extractor.carriers
-        correlations = group_means(
-            tile_correlations(to_work_grid(observed_luma, self.config.work_size), carriers, self.extractor.band), group
+        correlations = group_rows(tile_correlations(observed_grid, carriers, self.extractor.band), group)
+        return informed_correction(
+            correlations, bits[::group], carriers, self._gram_inverse(), margin, tuple(observed_grid.shape[-2:])
         )
-        correction = informed_correction(correlations, bits, carriers, self._gram_inverse(), margin, grid)
-        return F.interpolate(correction, size=observed_luma.shape[-2:], mode="bilinear", align_corners=False)
 
     def _offset(self) -> torch.Tensor:
         """The unmarked-video bias subtracted from the logits: the learned branch's, scaled with it."""

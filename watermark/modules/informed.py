@@ -127,8 +127,17 @@ def carrier_gram(carriers: torch.Tensor, size: int, band: CarrierBand) -> torch.
 
 def group_means(values: torch.Tensor, group: int) -> torch.Tensor:
     """(B, ...) -> (B, ...): every row replaced by the mean of its group of `group` consecutive rows."""
-    means = [chunk.mean(0, keepdim=True).expand_as(chunk) for chunk in values.split(group)]
-    return torch.cat(means)
+    return per_frame(group_rows(values, group), group, len(values))
+
+
+def group_rows(values: torch.Tensor, group: int) -> torch.Tensor:
+    """(B, ...) -> (ceil(B / group), ...): the mean of each group of `group` consecutive rows."""
+    return torch.cat([chunk.mean(0, keepdim=True) for chunk in values.split(group)])
+
+
+def per_frame(values: torch.Tensor, group: int, count: int) -> torch.Tensor:
+    """(G, ...) values of groups of `group` consecutive frames -> (count, ...): each group's for its frames."""
+    return values.repeat_interleave(group, dim=0)[:count]
 
 
 def informed_correction(
