@@ -1,7 +1,7 @@
 """Benchmark of the talking-face generator (issue: Generator II).
 
     python -m bench.talking_face [--device cpu|cuda] [--presets tiny base full] [--quick]
-        [--parts speed motion controls round-trip long portraits] [--name NAME] [--weights DIR]
+        [--parts speed motion controls round-trip long portraits] [--name NAME] [--weights DIR] [--merge]
 
 Measures, and writes to bench/results/talking_face.{json,md,png}:
 - speed: batch and streaming frames per second and start latency per preset (presets without trained
@@ -21,13 +21,14 @@ from __future__ import annotations
 import argparse
 import time
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bench.common import SHARED_DATA, device_description, write_results
+from bench.common import SHARED_DATA, device_description, git_commit, read_results, write_results
 from generator.audio import AudioFeatureConfig, frame_energy
 from generator.face.config import face_preset
 from generator.face.model import FaceLatentModel
@@ -663,6 +664,23 @@ def markdown(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def merged(previous: dict, fresh: dict, parts: list[str], presets: list[str]) -> dict:
+    """`fresh` measurements over the `previous` record: speed per preset, every other part whole. A note
+    says what was re-measured, when, with which code and on which device, and where the rest is from."""
+    results = {key: value for key, value in previous.items() if key not in ("benchmark", "date", "git_commit")}
+    fresh = dict(fresh)
+    speed = {**previous.get("speed", {}), **fresh.pop("speed", {})}
+    results.update(fresh)
+    results["speed"] = speed
+    note = (
+        f"{', '.join(parts)} ({', '.join(presets)}) re-measured at {datetime.now(UTC).isoformat(timespec='seconds')}"
+        f" with the code of commit {str(git_commit())[:7]} on {fresh['device']}; the rest is from the run of "
+        f"{previous.get('date')} (commit {str(previous.get('git_commit'))[:7]}, {previous.get('device')})."
+    )
+    results["notes"] = previous.get("notes", []) + [note]
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
@@ -677,7 +695,15 @@ def main() -> None:
     parser.add_argument("--weights", type=Path, default=None, help="weights folder (default: the committed ones)")
     parser.add_argument("--long-seconds", type=float, default=60.0)
     parser.add_argument("--portraits", type=int, default=None, help="limit the portrait x language runs")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the earlier results of the parts and presets not measured now (the notes say what was)",
+    )
     args = parser.parse_args()
+    previous = read_results(args.name) if args.merge else None
+    if args.merge and previous is None:
+        raise SystemExit(f"--merge: no earlier results named {args.name!r} to merge into")
     parts = {"speed"} if args.quick else set(args.parts)
     device = torch.device(args.device)
     speech = synthesize_speech(SPEECH_TEXT)
@@ -749,6 +775,8 @@ def main() -> None:
             results["generalisation"] = generalisation(
                 trained, args.steps, limit_audio=12, real_portraits=20, limit=args.portraits
             )
+    if previous is not None:
+        results = merged(previous, results, sorted(parts), args.presets)
     json_path, md_path = write_results(args.name, results, markdown(results))
     plot(results, md_path.with_suffix(".png"))
     print(md_path.read_text())
