@@ -417,10 +417,13 @@ class _LumaChannel:
     plane's range; an odd last row or column, which yuv420p cannot hold, reads as sent."""
 
     def __init__(self, frames: np.ndarray, crf: int, preset: str) -> None:
-        self.frames, self.crf, self.preset = frames, crf, preset
+        self.crf, self.preset = crf, preset
         self.height, self.width = frames.shape[1] // 2 * 2, frames.shape[2] // 2 * 2
         self.planes = to_yuv420p(frames[:, : self.height, : self.width])
         self.original_y = torch.from_numpy(self.planes[:, : self.height]).float()
+        # The luma of an odd last row or column, which reads as sent: made once, not on every pass.
+        odd = (self.height, self.width) != frames.shape[1:3]
+        self.unsent_luma = luma(to_tensor(frames)) if odd else None
 
     def observed_luma(self, change: torch.Tensor) -> torch.Tensor:
         """(T, 1, H, W) luma in [0, 1] of the frames plus `change` (T, 1, H, W), as a viewer sees them
@@ -432,9 +435,9 @@ class _LumaChannel:
         decoded = transcode_frames(planes, crf=self.crf, preset=self.preset, pixel_format="yuv420p")
         decoded_y = torch.from_numpy(decoded[: len(planes), :height]).to(change.device).float()
         decoded_luma = decoded_y.sub_(_Y_BLACK).div_(_Y_RANGE).clamp_(0, 1)
-        if (height, width) == tuple(change.shape[-2:]):
+        if self.unsent_luma is None:
             return decoded_luma[:, None]
-        observed = luma(to_tensor(self.frames, change.device)).add_(change).clamp_(0, 1)
+        observed = self.unsent_luma.to(change.device).add(change).clamp_(0, 1)
         observed[:, 0, :height, :width] = decoded_luma
         return observed
 
