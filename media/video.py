@@ -17,6 +17,7 @@ import numpy as np
 from media.atomic import partial_path, publish
 from media.audio import AudioTrack, decode_audio
 from media.errors import UnreadableMediaError
+from media.x264 import TRANSCODE_THREADS, reproducible_params
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts")
 
@@ -244,7 +245,7 @@ class VideoWriter:
         stream.width, stream.height = width, height
         stream.pix_fmt = "yuv420p"
         stream.time_base = 1 / self.fps
-        stream.options = {"crf": str(self.crf), "preset": self.preset}
+        stream.options = {"crf": str(self.crf), "preset": self.preset, **reproducible_params()}
         self._video_stream = stream
         self._size = (width, height)
 
@@ -355,6 +356,10 @@ def transcode_frames(
     options = {"crf": str(crf), "preset": preset}
     if codec == "libx265":
         options["x265-params"] = "log-level=error"
+    if codec == "libx264":
+        # The same frames make the same encode on every run and x86 machine (media.x264).
+        options.update(reproducible_params())
+        encoder.thread_count = TRANSCODE_THREADS
     encoder.options = options
     # Packets go straight from the encoder to a decoder, with no container between them: only the codec
     # round trip matters here, and a muxer checks timestamps that x265 sometimes leaves uninitialised
