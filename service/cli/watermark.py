@@ -28,7 +28,8 @@ def embed(
     weights: Annotated[Path | None, typer.Option(help="Watermark weights (default: the committed ones).")] = None,
 ) -> None:
     """Write a copy of SOURCE whose every frame carries the generation ID. DESTINATION appears only once
-    complete (it may be SOURCE itself); on an error it is left as it was."""
+    complete (it may be SOURCE itself); on an error it is left as it was. A SOURCE that already carries
+    another generation ID is refused (exit 2): the new mark would erase the old one."""
     from media.image import load_image, save_image
     from watermark.inference import IMAGE_SUFFIXES, VideoWatermarker
     from watermark.payload import parse_generation_id
@@ -46,12 +47,47 @@ def embed(
         raise typer.Exit(EXIT_BAD_INPUT)
     with user_errors():
         watermarker = VideoWatermarker.from_pretrained(weights)
+        earlier = _earlier_ids(watermarker, source, is_image) - {generation_id}
+        if earlier:
+            ids = ", ".join(sorted(earlier))
+            stderr.print(
+                f"[bold red]error:[/] {source} already carries Candor's watermark with generation ID {ids}; "
+                f"marking it with {generation_id} would erase the record of the generation it came from. "
+                "Mark the original it was made from instead.",
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(EXIT_BAD_INPUT)
         destination.parent.mkdir(parents=True, exist_ok=True)
         if is_image:
             save_image(destination, watermarker.embed(load_image(source)[None], generation_id)[0])
         else:
             _embed_video(watermarker, source, destination, generation_id, crf)
     console.print(f"wrote {destination} carrying generation ID {generation_id}")
+
+
+def _earlier_ids(watermarker, source: Path, is_image: bool) -> set[str]:
+    """The generation IDs SOURCE already carries (in the whole of it or in a span). Informed embedding
+    treats an earlier mark as part of the picture and cancels it, so marking a marked video with another
+    ID would silently replace the generation it names: embed refuses instead."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from media.video import probe_video
+
+    if is_image:
+        report = watermarker.read_file(source)
+    else:
+        columns = (
+            TextColumn("checking for a mark"),
+            BarColumn(),
+            TextColumn("{task.completed:.0f} s"),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=stderr, transient=True) as progress:
+            task = progress.add_task("check", total=probe_video(source).duration or None)
+            report = watermarker.read_file(source, on_progress=lambda done: progress.update(task, completed=done))
+    found = {span.id for span in report.spans if span.detected}
+    return found | {report.id} if report.detected else found
 
 
 def _embed_video(watermarker, source: Path, destination: Path, generation_id: str, crf: int) -> None:

@@ -55,6 +55,27 @@ def test_embed_in_place_keeps_every_frame(tmp_path, sample_clip):
     assert report["id"] == GENERATION_ID
 
 
+def test_embed_refuses_to_replace_another_generation_id(tmp_path, marked_clip, portrait):
+    """A marked video (or image) keeps the ID it carries: marking it with another is refused and writes
+    nothing; marking it again with its own ID is allowed."""
+    other_id = "0123456789abcdef"
+    copy = tmp_path / "copy.mp4"
+    result = runner.invoke(app, ["watermark", "embed", str(marked_clip), str(copy), "--id", other_id])
+    assert result.exit_code == 2 and GENERATION_ID in result.output and not copy.exists()
+    result = runner.invoke(app, ["watermark", "embed", str(marked_clip), str(copy), "--id", GENERATION_ID])
+    assert result.exit_code == 0, result.output
+    assert json.loads(runner.invoke(app, ["watermark", "extract", str(copy), "--json"]).stdout)["id"] == GENERATION_ID
+
+    from media.image import save_image
+
+    photo, marked_photo = tmp_path / "photo.png", tmp_path / "marked.png"
+    save_image(photo, portrait[:256, 128:384])
+    assert runner.invoke(app, ["watermark", "embed", str(photo), str(marked_photo), "--id", other_id]).exit_code == 0
+    marked_bytes = marked_photo.read_bytes()
+    result = runner.invoke(app, ["watermark", "embed", str(marked_photo), str(marked_photo), "--id", GENERATION_ID])
+    assert result.exit_code == 2 and other_id in result.output and marked_photo.read_bytes() == marked_bytes
+
+
 def test_a_failed_embed_leaves_the_destination_as_it_was(tmp_path, sample_clip):
     destination = tmp_path / "out.mp4"
     destination.write_bytes(b"an earlier output")
