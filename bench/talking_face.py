@@ -666,7 +666,9 @@ def markdown(results: dict) -> str:
 
 def merged(previous: dict, fresh: dict, parts: list[str], presets: list[str]) -> dict:
     """`fresh` measurements over the `previous` record: speed per preset, every other part whole. A note
-    says what was re-measured, when, with which code and on which device, and where the rest is from."""
+    says what was re-measured, when, with which code and on which device, and where the rest is from: the
+    full run (`full_run`, kept through any number of partial reruns)."""
+    full_run = previous.get("full_run") or {key: previous.get(key) for key in ("date", "git_commit", "device")}
     results = {key: value for key, value in previous.items() if key not in ("benchmark", "date", "git_commit")}
     fresh = dict(fresh)
     speed = {**previous.get("speed", {}), **fresh.pop("speed", {})}
@@ -674,10 +676,11 @@ def merged(previous: dict, fresh: dict, parts: list[str], presets: list[str]) ->
     results["speed"] = speed
     note = (
         f"{', '.join(parts)} ({', '.join(presets)}) re-measured at {datetime.now(UTC).isoformat(timespec='seconds')}"
-        f" with the code of commit {str(git_commit())[:7]} on {fresh['device']}; the rest is from the run of "
-        f"{previous.get('date')} (commit {str(previous.get('git_commit'))[:7]}, {previous.get('device')})."
+        f" with the code of commit {str(git_commit())[:7]} on {fresh['device']}; the rest is from the full run of "
+        f"{full_run['date']} (commit {str(full_run['git_commit'])[:7]}, {full_run['device']})."
     )
     results["notes"] = previous.get("notes", []) + [note]
+    results["full_run"] = full_run
     return results
 
 

@@ -24,3 +24,13 @@ def test_a_speed_rerun_replaces_its_presets_and_keeps_the_rest():
     assert results["notes"][1].startswith("speed (tiny) re-measured at ")
     assert "2026-11-30T07:37:29+00:00 (commit 46fb5b9, CPU: AMD EPYC)" in results["notes"][1]
     assert previous["speed"]["tiny"] == {"batch_fps": 33.0} and fresh["speed"] == {"tiny": {"batch_fps": 35.2}}
+
+
+def test_a_second_rerun_still_names_the_full_run():
+    """The record of a rerun carries the date of that rerun; what the rest is from stays the full run."""
+    full = {"date": "2026-11-30T07:37:29+00:00", "git_commit": "46fb5b99cf47", "device": "CPU: AMD EPYC", "speed": {}}
+    first = merged(full, {"device": "CPU: Intel Xeon", "speed": {"tiny": {"batch_fps": 35.2}}}, ["speed"], ["tiny"])
+    first |= {"date": "2026-12-01T09:36:52+00:00", "git_commit": "2923df3"}  # as write_results stamps it
+    second = merged(first, {"device": "CPU: AMD EPYC", "speed": {"tiny": {"batch_fps": 37.9}}}, ["speed"], ["tiny"])
+    assert "the rest is from the full run of 2026-11-30T07:37:29+00:00 (commit 46fb5b9" in second["notes"][-1]
+    assert second["full_run"]["date"] == "2026-11-30T07:37:29+00:00"
