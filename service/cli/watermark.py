@@ -73,6 +73,7 @@ def _earlier_ids(watermarker, source: Path, is_image: bool) -> set[str]:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from media.video import probe_video
+    from watermark.inference import DEFAULT_MAX_SECONDS
 
     if is_image:
         report = watermarker.read_file(source)
@@ -84,7 +85,7 @@ def _earlier_ids(watermarker, source: Path, is_image: bool) -> set[str]:
             TimeElapsedColumn(),
         )
         with Progress(*columns, console=stderr, transient=True) as progress:
-            task = progress.add_task("check", total=probe_video(source).duration or None)
+            task = progress.add_task("check", total=min(probe_video(source).duration, DEFAULT_MAX_SECONDS) or None)
             report = watermarker.read_file(source, on_progress=lambda done: progress.update(task, completed=done))
     found = {span.id for span in report.spans if span.detected}
     return found | {report.id} if report.detected else found
