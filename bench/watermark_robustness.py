@@ -3,6 +3,7 @@
     python -m bench.watermark_robustness [--clips 20] [--fp-clips 1000] [--sizes 256 512]
     python -m bench.watermark_robustness --sizes 512 --fp-clips 0   # one size; the others are kept
     python -m bench.watermark_robustness --fp-only   # false positives alone, into the existing results
+    python -m bench.watermark_robustness --bias-only   # the per-bit bias alone, on views of those clips
 
 Clips: 2-second (50-frame, 25 fps) centre-square excerpts of ../shared/data/videos resized to each
 size, drawn with a seed per size (as are the IDs), so a size measures the same clips and IDs whichever
@@ -28,7 +29,7 @@ import cv2
 import numpy as np
 import torch
 from pytorch_msssim import ssim
-from scipy.stats import chi2
+from scipy.stats import chi2, norm
 
 from bench.common import (
     RESULTS_DIR,
@@ -192,9 +193,10 @@ def load_clips(size: int, count: int, rng: np.random.Generator) -> list[np.ndarr
     return clips
 
 
-def unmarked_clips(count: int, size: int) -> Iterator[np.ndarray]:
-    """Real 2-second excerpts (every window of every video), then animated portraits, up to `count`;
-    made one video at a time (1,000 clips at 256 px hold ~10 GB)."""
+def unmarked_clips(count: int, size: int) -> Iterator[tuple[str, np.ndarray]]:
+    """(source, clip): real 2-second excerpts (every window of every video), then animated portraits,
+    up to `count`; made one video at a time (1,000 clips at 256 px hold ~10 GB). The source (the video's
+    or the portrait's file name) tells which clips share content."""
     made = 0
     for path in sorted((SHARED_DATA / "videos").glob("*")):
         try:
@@ -207,7 +209,7 @@ def unmarked_clips(count: int, size: int) -> Iterator[np.ndarray]:
             if made == count:
                 return
             made += 1
-            yield np.stack(frames[start : start + CLIP_FRAMES])
+            yield path.name, np.stack(frames[start : start + CLIP_FRAMES])
     portraits = sorted((SHARED_DATA / "portraits").rglob("*.*"))
     index = 0
     while made < count and portraits:
@@ -219,7 +221,7 @@ def unmarked_clips(count: int, size: int) -> Iterator[np.ndarray]:
         index += 1
         if clip is not None:
             made += 1
-            yield clip
+            yield portraits[(index - 1) % len(portraits)].name, clip
 
 
 def measure_false_positives(watermarker: VideoWatermarker, count: int, size: int) -> dict:
@@ -228,7 +230,7 @@ def measure_false_positives(watermarker: VideoWatermarker, count: int, size: int
     # The code measured: the checkout's commit when the reading starts (it runs for an hour or more).
     commit = git_commit()
     detections, hard_bits, p_values, decide_seconds = 0, [], [], []
-    for number, clip in enumerate(unmarked_clips(count, size), start=1):
+    for number, (_, clip) in enumerate(unmarked_clips(count, size), start=1):
         statistics = watermarker.statistics(clip, fps=FPS)
         start = time.perf_counter()
         report = watermarker.decide(statistics)
@@ -258,6 +260,84 @@ def measure_false_positives(watermarker: VideoWatermarker, count: int, size: int
         "share_p_below_0.01": float(np.mean(np.array(p_values) < 0.01)),
         "share_p_below_0.1": float(np.mean(np.array(p_values) < 0.1)),
         "decide_seconds_median": round(float(np.median(decide_seconds)), 3),
+        "git_commit": commit,
+    }
+
+
+# Views of an unmarked clip for the per-bit bias: each orientation cropped by BIAS_VIEW_MARGIN pixels at
+# 3 x 3 offsets. Another crop folds the frame into other tiles, so a view's bits are close to independent
+# of the others' (which the result's within-clip correlation checks).
+BIAS_VIEW_MARGIN = 16
+BIAS_VIEW_OFFSETS = (0, 8, 16)
+# Every BIAS_FRAME_STEP-th frame of a clip: a talking face's tile statistics change slowly, and the
+# extractor's cost is per frame.
+BIAS_FRAME_STEP = 5
+
+
+def bias_views(clip: np.ndarray) -> Iterator[np.ndarray]:
+    """The views of a clip (T, S, S, 3) read for the per-bit bias: both orientations, 3 x 3 crops each."""
+    inner = clip.shape[1] - BIAS_VIEW_MARGIN
+    frames = clip[::BIAS_FRAME_STEP]
+    for oriented in (frames, frames[:, :, ::-1]):
+        for top in BIAS_VIEW_OFFSETS:
+            for left in BIAS_VIEW_OFFSETS:
+                yield np.ascontiguousarray(oriented[:, top : top + inner, left : left + inner])
+
+
+def measure_bit_bias(watermarker: VideoWatermarker, count: int, size: int) -> dict:
+    """The extractor's per-bit bias on unmarked video, on enough readings to resolve 0.02: the
+    false-positive clips' views (bias_views), each read at the identity alignment.
+
+    With N independent readings, fair bits show a largest |share of ones - 1/2| of about 3 x 0.5 /
+    sqrt(N) over 191 bits, so 1,000 clips cannot tell a bias of 0.02 from chance (0.047). Readings are
+    not independent, though: a video's windows and a portrait's animations share content. So each bit's
+    standard error is clustered by source (the video or portrait), which gives a test of "this bit is
+    fair" (Bonferroni over the bits) and the largest bias the readings leave possible (simultaneous 95 %
+    upper bounds); and the clips are split by source into two halves with no content in common, whose
+    per-bit biases have independent noise, so their mean product estimates the mean squared bias of the
+    bits themselves."""
+    commit = git_commit()
+    readings, sources = [], []
+    for number, (source, clip) in enumerate(unmarked_clips(count, size), start=1):
+        for view in bias_views(clip):
+            frames = torch.from_numpy(view).permute(0, 3, 1, 2).float().div_(255)
+            readings.append(watermarker.model.identity_logits(frames.to(watermarker.device)).mean(0).cpu().numpy())
+            sources.append(source)
+        if number % 100 == 0:
+            print(f"unmarked clips read for the bias: {number} ({len(readings)} views)", flush=True)
+    logits = np.stack(readings)
+    ones = (logits > 0).astype(np.float64)
+    signed_bias = ones.mean(axis=0) - 0.5
+    order = {name: rank for rank, name in enumerate(dict.fromkeys(sources))}
+    cluster = np.array([order[name] for name in sources])
+    # Clustered (by source) standard error of each bit's share of ones.
+    deviations = np.zeros((len(order), ones.shape[1]))
+    np.add.at(deviations, cluster, ones - ones.mean(axis=0))
+    standard_error = np.sqrt(np.sum(deviations**2, axis=0)) / len(ones)
+    critical = float(norm.ppf(1 - 0.025 / ones.shape[1]))
+    first_half = cluster % 2 == 0
+    half_bias = [ones[half].mean(axis=0) - 0.5 for half in (first_half, ~first_half)]
+    mean_square = float(np.mean(half_bias[0] * half_bias[1]))
+    views_per_clip = len(BIAS_VIEW_OFFSETS) ** 2 * 2
+    per_clip = logits[: len(logits) // views_per_clip * views_per_clip].reshape(-1, views_per_clip, logits.shape[1])
+    standardised = (per_clip - logits.mean(axis=0)) / logits.std(axis=0)
+    within = [np.corrcoef(clip_views)[np.triu_indices(views_per_clip, 1)].mean() for clip_views in standardised]
+    return {
+        "views": len(logits),
+        "clips": len(logits) // views_per_clip,
+        "sources": len(order),
+        "size": size,
+        "frames_per_view": int(np.ceil(CLIP_FRAMES / BIAS_FRAME_STEP)),
+        "max_per_bit_bias": round(float(np.abs(signed_bias).max()), 4),
+        "mean_per_bit_bias": round(float(np.abs(signed_bias).mean()), 4),
+        "mean_bias_of_fair_bits": round(float(np.sqrt(2 / np.pi) * 0.5 / np.sqrt(len(logits))), 4),
+        # sqrt of the halves' mean product, 0 where sampling noise makes it negative.
+        "rms_bias_between_halves": round(float(np.sqrt(max(mean_square, 0.0))), 4),
+        "mean_clustered_standard_error": round(float(standard_error.mean()), 4),
+        "bits_not_fair_at_5_percent": int(np.sum(np.abs(signed_bias) > critical * standard_error)),
+        "max_bias_upper_bound_95": round(float(np.max(np.abs(signed_bias) + critical * standard_error)), 4),
+        "halves_bias_correlation": round(float(np.corrcoef(*half_bias)[0, 1]), 3),
+        "view_correlation_within_clip": round(float(np.mean(within)), 3),
         "git_commit": commit,
     }
 
@@ -349,12 +429,17 @@ def main() -> None:
     parser.add_argument(
         "--fp-only", action="store_true", help="re-measure false positives (first size) into the existing results"
     )
+    parser.add_argument(
+        "--bias-only",
+        action="store_true",
+        help="re-measure the per-bit bias on views of the unmarked clips (first size) into the existing results",
+    )
     args = parser.parse_args()
     if not (SHARED_DATA / "videos").is_dir():
         raise SystemExit(f"shared corpus not found at {SHARED_DATA}")
     watermarker = VideoWatermarker.from_pretrained(args.weights, device=args.device)
     previous = read_results("watermark_robustness")
-    if (args.speed_only or args.fp_only or args.fp_clips == 0) and previous is None:
+    if (args.speed_only or args.fp_only or args.bias_only or args.fp_clips == 0) and previous is None:
         raise SystemExit(f"no earlier results in {RESULTS_DIR} to add to: run the whole suite first")
     if args.speed_only:
         results = previous
@@ -362,9 +447,12 @@ def main() -> None:
         results["speed_device"] = device_description(args.device)
         write_markdown_and_plot(results)
         return
-    if args.fp_only:
+    if args.fp_only or args.bias_only:
         results = previous
-        results["false_positives"] = measure_false_positives(watermarker, args.fp_clips, args.sizes[0])
+        if args.fp_only:
+            results["false_positives"] = measure_false_positives(watermarker, args.fp_clips, args.sizes[0])
+        if args.bias_only:
+            results["bit_bias"] = measure_bit_bias(watermarker, args.fp_clips, args.sizes[0])
         write_markdown_and_plot(results)
         return
     baseline = DwtDctBaseline()
@@ -418,8 +506,11 @@ def main() -> None:
     # section already measured (it records the commit it was read with), an hour of work on this CPU.
     if args.fp_clips > 0:
         results["false_positives"] = measure_false_positives(watermarker, args.fp_clips, args.sizes[0])
+        results["bit_bias"] = measure_bit_bias(watermarker, args.fp_clips, args.sizes[0])
     else:
         results["false_positives"] = previous["false_positives"]
+        if "bit_bias" in previous:
+            results["bit_bias"] = previous["bit_bias"]
     gc.collect()
     results["speed_512"] = measure_speed(watermarker)
     write_markdown_and_plot(results)
@@ -466,6 +557,20 @@ def write_markdown_and_plot(results: dict) -> None:
         lines.append(
             f"\nRead at {fp['size']} px with the code of commit {fp['git_commit']}; the decision took "
             f"{fp['decide_seconds_median']} s per clip (median).\n"
+        )
+    if "bit_bias" in results:
+        bias = results["bit_bias"]
+        lines.append(
+            f"\nPer-bit bias on {bias['views']} views of {bias['clips']} of these clips ({bias['sources']} videos and "
+            f"portraits; each orientation cropped at 9 offsets, every {BIAS_FRAME_STEP}th frame, read at the "
+            f"identity alignment): max {bias['max_per_bit_bias']}, mean {bias['mean_per_bit_bias']} (independent "
+            f"fair bits: {bias['mean_bias_of_fair_bits']}; a clip's views correlate "
+            f"{bias['view_correlation_within_clip']}, but a source's clips share content: clustered standard "
+            f"error {bias['mean_clustered_standard_error']}); bits not fair at 5 % (Bonferroni): "
+            f"{bias['bits_not_fair_at_5_percent']}; largest bias the readings leave possible (simultaneous 95 %): "
+            f"{bias['max_bias_upper_bound_95']}; RMS bias of the bits themselves, from two halves with no source "
+            f"in common: {bias['rms_bias_between_halves']} (the halves' biases correlate "
+            f"{bias['halves_bias_correlation']}). Code of commit {bias['git_commit']}.\n"
         )
     speed = results["speed_512"]
     lines.append(

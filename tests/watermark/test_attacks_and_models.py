@@ -158,6 +158,21 @@ def test_spans_are_read_at_the_clips_alignments():
             assert torch.allclose(model.logits_at(learned, tiles, index), expected, rtol=1e-4, atol=1e-3)
 
 
+def test_identity_logits_are_the_readers_identity_reading_per_frame():
+    """Averaged over frames, identity_logits is what the reader computes at its first candidate (the
+    identity) on the clip's statistics: the per-bit bias bench measures the bits the reader decodes."""
+    config = WatermarkModelConfig(
+        n_bits=191, work_size=64, embedder_width=8, extractor_width=8, message_dim=16, search_scales=(1.0, 0.75)
+    )
+    model = Watermarker(config).eval()
+    frames = torch.rand(3, 3, 96, 96)
+    with torch.no_grad():
+        learned, tiles = model.statistics(frames)
+        identity = model.candidate_alignments(tiles.mean(0, keepdim=True))[:, 0]
+        expected = model.logits_at(learned.mean(0, keepdim=True), tiles.mean(0, keepdim=True), identity)
+        assert torch.allclose(model.identity_logits(frames).mean(0, keepdim=True), expected, rtol=1e-4, atol=1e-4)
+
+
 def test_the_fine_grid_has_its_own_candidates_after_the_work_grids():
     config = WatermarkModelConfig(
         n_bits=191, work_size=64, embedder_width=8, extractor_width=8, message_dim=16, search_scales=(1.0, 0.75)

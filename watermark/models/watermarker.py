@@ -240,6 +240,15 @@ class Watermarker(nn.Module):
         # (scale, shift) -> (scale, phase 0, shift)
         return (peaks // period**2) * steps * steps * period**2 + peaks % period**2
 
+    def identity_logits(self, frames: torch.Tensor) -> torch.Tensor:
+        """(B, n_bits) calibrated logits of each frame at the identity alignment (no rescaling, no shift):
+        the extractor's bits on a frame, without the reader's search. The search picks its alignment
+        blind to the signs, so a per-bit bias of the extractor shows here, at a fraction of the cost."""
+        work = to_work_grid(frames, self.config.work_size)
+        tiles = self.extractor.carrier_tiles(self.extractor.band_image(work), (1.0,))
+        identity = torch.zeros(len(frames), dtype=torch.long, device=frames.device)
+        return self.logits_at(self.extractor.learned_logits(work), tiles, identity)
+
     def logits_at(self, learned: torch.Tensor, tiles: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         """Calibrated logits (B, n_bits) of (clip-averaged) statistics at alignments (B,) from
         candidate_alignments (those of the whole clip serve its spans: the geometry is the clip's)."""
