@@ -300,8 +300,9 @@ def measure_bit_bias(watermarker: VideoWatermarker, count: int, size: int) -> di
     readings, sources = [], []
     for number, (source, clip) in enumerate(unmarked_clips(count, size), start=1):
         for view in bias_views(clip):
-            frames = torch.from_numpy(view).permute(0, 3, 1, 2).float().div_(255)
-            readings.append(watermarker.model.identity_logits(frames.to(watermarker.device)).mean(0).cpu().numpy())
+            frames = torch.from_numpy(view).permute(0, 3, 1, 2).float().div_(255).to(watermarker.device)
+            with torch.inference_mode():
+                readings.append(watermarker.model.identity_logits(frames).mean(0).cpu().numpy())
             sources.append(source)
         if number % 100 == 0:
             print(f"unmarked clips read for the bias: {number} ({len(readings)} views)", flush=True)
