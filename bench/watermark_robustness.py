@@ -229,7 +229,9 @@ def measure_false_positives(watermarker: VideoWatermarker, count: int, size: int
     exactly as `candor watermark extract` reads (rotated readings included where nothing else detects)."""
     # The code measured: the checkout's commit when the reading starts (it runs for an hour or more).
     commit = git_commit()
-    detections, hard_bits, p_values, decide_seconds = 0, [], [], []
+    detections, p_values, decide_seconds = 0, [], []
+    # Written in place, as in measure_bit_bias (small arrays kept between large temporaries pin the heap).
+    hard_bits = np.zeros((count, watermarker.codec.n_bits), dtype=np.float32)
     for number, (_, clip) in enumerate(unmarked_clips(count, size), start=1):
         statistics = watermarker.statistics(clip, fps=FPS)
         start = time.perf_counter()
@@ -238,9 +240,10 @@ def measure_false_positives(watermarker: VideoWatermarker, count: int, size: int
         detections += int(report.detected)
         p_values.append(report.p_value)
         logits = watermarker.model.decide(*statistics.mean())[0].detach().numpy()
-        hard_bits.append((logits > 0).astype(np.float32))
+        hard_bits[number - 1] = logits > 0
         if number % 100 == 0:
             print(f"unmarked clips read: {number}, detections {detections}, smallest p {min(p_values):.3g}", flush=True)
+    hard_bits = hard_bits[: len(p_values)]
     ones = np.sum(hard_bits, axis=0)
     bias = np.abs(ones / len(hard_bits) - 0.5)
     # What fair coins would show with this many clips, and a chi-square test of "every bit is fair"
