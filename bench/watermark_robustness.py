@@ -41,6 +41,7 @@ from bench.common import (
     write_results,
 )
 from media.errors import MediaError
+from media.frames import to_tensor
 from media.image import load_image
 from media.samples import animate_portrait
 from media.video import iter_frames, probe_video, transcode_frames
@@ -275,6 +276,7 @@ BIAS_VIEW_OFFSETS = (0, 8, 16)
 # Every BIAS_FRAME_STEP-th frame of a clip: a talking face's tile statistics change slowly, and the
 # extractor's cost is per frame.
 BIAS_FRAME_STEP = 5
+BIAS_VIEWS_PER_CLIP = 2 * len(BIAS_VIEW_OFFSETS) ** 2
 
 
 def bias_views(clip: np.ndarray) -> Iterator[np.ndarray]:
@@ -300,15 +302,15 @@ def measure_bit_bias(watermarker: VideoWatermarker, count: int, size: int) -> di
     per-bit biases have independent noise, so their mean product estimates the mean squared bias of the
     bits themselves."""
     commit = git_commit()
-    views_per_clip = len(BIAS_VIEW_OFFSETS) ** 2 * 2
+    views_per_clip = BIAS_VIEWS_PER_CLIP
     # Written in place: thousands of small arrays kept between the frames' large temporaries pinned
     # freed heap memory (24 GB after 400 clips).
     logits = np.zeros((count * views_per_clip, watermarker.codec.n_bits), dtype=np.float32)
     sources: list[str] = []
     for number, (source, clip) in enumerate(unmarked_clips(count, size), start=1):
         for view in bias_views(clip):
-            frames = torch.from_numpy(view).permute(0, 3, 1, 2).float().div_(255).to(watermarker.device)
             with torch.inference_mode():
+                frames = to_tensor(view, watermarker.device)
                 logits[len(sources)] = watermarker.model.identity_logits(frames).mean(0).cpu().numpy()
             sources.append(source)
         if number % 100 == 0:
@@ -569,7 +571,8 @@ def write_markdown_and_plot(results: dict) -> None:
         bias = results["bit_bias"]
         lines.append(
             f"\nPer-bit bias on {bias['views']} views of {bias['clips']} of these clips ({bias['sources']} videos and "
-            f"portraits; each orientation cropped at 9 offsets, every {BIAS_FRAME_STEP}th frame, read at the "
+            f"portraits; each orientation cropped at {len(BIAS_VIEW_OFFSETS) ** 2} offsets, "
+            f"every {BIAS_FRAME_STEP}th frame, read at the "
             f"identity alignment): max {bias['max_per_bit_bias']}, mean {bias['mean_per_bit_bias']} (independent "
             f"fair bits: {bias['mean_bias_of_fair_bits']}; a clip's views correlate "
             f"{bias['view_correlation_within_clip']}, but a source's clips share content: clustered standard "
