@@ -225,47 +225,55 @@ def unmarked_clips(count: int, size: int) -> Iterator[tuple[str, np.ndarray]]:
             yield portraits[(index - 1) % len(portraits)].name, clip
 
 
-def measure_false_positives(watermarker: VideoWatermarker, count: int, size: int) -> dict:
-    """Detections, per-bit bias and the p-values' calibration on `count` unmarked clips at `size`, read
-    exactly as `candor watermark extract` reads (rotated readings included where nothing else detects)."""
-    # The code measured: the checkout's commit when the reading starts (it runs for an hour or more).
-    commit = git_commit()
-    detections, p_values, decide_seconds = 0, [], []
-    # Written in place, as in measure_bit_bias (small arrays kept between large temporaries pin the heap).
-    hard_bits = np.zeros((count, watermarker.codec.n_bits), dtype=np.float32)
-    for number, (_, clip) in enumerate(unmarked_clips(count, size), start=1):
-        statistics = watermarker.statistics(clip, fps=FPS)
+class FalsePositiveTally:
+    """Detections and the p-values' calibration on unmarked clips, read exactly as `candor watermark
+    extract` reads (rotated readings included where nothing else detects), and the bits' bias over clips."""
+
+    def __init__(self, watermarker: VideoWatermarker, count: int, size: int) -> None:
+        self.watermarker, self.size = watermarker, size
+        # The code measured: the checkout's commit when the reading starts (it runs for an hour or more).
+        self.commit = git_commit()
+        self.detections, self.p_values, self.decide_seconds = 0, [], []
+        # Written in place, as in BitBiasTally (small arrays kept between large temporaries pin the heap).
+        self.hard_bits = np.zeros((count, watermarker.codec.n_bits), dtype=np.float32)
+
+    def add(self, source: str, clip: np.ndarray) -> None:
+        statistics = self.watermarker.statistics(clip, fps=FPS)
         start = time.perf_counter()
-        report = watermarker.decide(statistics)
-        decide_seconds.append(time.perf_counter() - start)
-        detections += int(report.detected)
-        p_values.append(report.p_value)
-        logits = watermarker.model.decide(*statistics.mean())[0].detach().numpy()
-        hard_bits[number - 1] = logits > 0
-        if number % 100 == 0:
-            print(f"unmarked clips read: {number}, detections {detections}, smallest p {min(p_values):.3g}", flush=True)
-    hard_bits = hard_bits[: len(p_values)]
-    ones = np.sum(hard_bits, axis=0)
-    bias = np.abs(ones / len(hard_bits) - 0.5)
-    # What fair coins would show with this many clips, and a chi-square test of "every bit is fair"
-    # (the clips are windows of a few dozen videos, so they are not fully independent).
-    chi_square = float(np.sum((ones - len(hard_bits) / 2) ** 2 / (len(hard_bits) / 4)))
-    return {
-        "unmarked_clips": len(hard_bits),
-        "size": size,
-        "detections": detections,
-        "max_per_bit_bias": round(float(bias.max()), 4),
-        "mean_per_bit_bias": round(float(bias.mean()), 4),
-        "mean_bias_of_fair_bits": round(float(np.sqrt(2 / np.pi) * 0.5 / np.sqrt(len(hard_bits))), 4),
-        "fair_bits_chi_square_p": float(chi2.sf(chi_square, df=len(ones))),
-        # Calibration: a valid p-value is at most a in a share a of unmarked clips (the bound is
-        # conservative, so far fewer is expected).
-        "smallest_p_value": float(min(p_values)),
-        "share_p_below_0.01": float(np.mean(np.array(p_values) < 0.01)),
-        "share_p_below_0.1": float(np.mean(np.array(p_values) < 0.1)),
-        "decide_seconds_median": round(float(np.median(decide_seconds)), 3),
-        "git_commit": commit,
-    }
+        report = self.watermarker.decide(statistics)
+        self.decide_seconds.append(time.perf_counter() - start)
+        self.detections += int(report.detected)
+        logits = self.watermarker.model.decide(*statistics.mean())[0].detach().numpy()
+        self.hard_bits[len(self.p_values)] = logits > 0
+        self.p_values.append(report.p_value)
+
+    def progress(self) -> str:
+        return f"detections {self.detections}, smallest p {min(self.p_values):.3g}"
+
+    def result(self) -> dict:
+        hard_bits = self.hard_bits[: len(self.p_values)]
+        ones = np.sum(hard_bits, axis=0)
+        bias = np.abs(ones / len(hard_bits) - 0.5)
+        # What fair coins would show with this many clips, and a chi-square test of "every bit is fair"
+        # (the clips are windows of a few dozen videos, so they are not fully independent).
+        chi_square = float(np.sum((ones - len(hard_bits) / 2) ** 2 / (len(hard_bits) / 4)))
+        p_values = np.array(self.p_values)
+        return {
+            "unmarked_clips": len(hard_bits),
+            "size": self.size,
+            "detections": self.detections,
+            "max_per_bit_bias": round(float(bias.max()), 4),
+            "mean_per_bit_bias": round(float(bias.mean()), 4),
+            "mean_bias_of_fair_bits": round(float(np.sqrt(2 / np.pi) * 0.5 / np.sqrt(len(hard_bits))), 4),
+            "fair_bits_chi_square_p": float(chi2.sf(chi_square, df=len(ones))),
+            # Calibration: a valid p-value is at most a in a share a of unmarked clips (the bound is
+            # conservative, so far fewer is expected).
+            "smallest_p_value": float(p_values.min()),
+            "share_p_below_0.01": float(np.mean(p_values < 0.01)),
+            "share_p_below_0.1": float(np.mean(p_values < 0.1)),
+            "decide_seconds_median": round(float(np.median(self.decide_seconds)), 3),
+            "git_commit": self.commit,
+        }
 
 
 # Views of an unmarked clip for the per-bit bias: each orientation cropped by BIAS_VIEW_MARGIN pixels at
@@ -289,7 +297,7 @@ def bias_views(clip: np.ndarray) -> Iterator[np.ndarray]:
                 yield np.ascontiguousarray(oriented[:, top : top + inner, left : left + inner])
 
 
-def measure_bit_bias(watermarker: VideoWatermarker, count: int, size: int) -> dict:
+class BitBiasTally:
     """The extractor's per-bit bias on unmarked video, on enough readings to resolve 0.02: the
     false-positive clips' views (bias_views), each read at the identity alignment.
 
@@ -301,54 +309,78 @@ def measure_bit_bias(watermarker: VideoWatermarker, count: int, size: int) -> di
     upper bounds); and the clips are split by source into two halves with no content in common, whose
     per-bit biases have independent noise, so their mean product estimates the mean squared bias of the
     bits themselves."""
-    commit = git_commit()
-    views_per_clip = BIAS_VIEWS_PER_CLIP
-    # Written in place: thousands of small arrays kept between the frames' large temporaries pinned
-    # freed heap memory (24 GB after 400 clips).
-    logits = np.zeros((count * views_per_clip, watermarker.codec.n_bits), dtype=np.float32)
-    sources: list[str] = []
-    for number, (source, clip) in enumerate(unmarked_clips(count, size), start=1):
+
+    def __init__(self, watermarker: VideoWatermarker, count: int, size: int) -> None:
+        self.watermarker, self.size = watermarker, size
+        self.commit = git_commit()
+        # Written in place: thousands of small arrays kept between the frames' large temporaries pinned
+        # freed heap memory (24 GB after 400 clips).
+        self.logits = np.zeros((count * BIAS_VIEWS_PER_CLIP, watermarker.codec.n_bits), dtype=np.float32)
+        self.sources: list[str] = []
+
+    def add(self, source: str, clip: np.ndarray) -> None:
         for view in bias_views(clip):
             with torch.inference_mode():
-                frames = to_tensor(view, watermarker.device)
-                logits[len(sources)] = watermarker.model.identity_logits(frames).mean(0).cpu().numpy()
-            sources.append(source)
+                frames = to_tensor(view, self.watermarker.device)
+                self.logits[len(self.sources)] = self.watermarker.model.identity_logits(frames).mean(0).cpu().numpy()
+            self.sources.append(source)
+
+    def progress(self) -> str:
+        return f"{len(self.sources)} bias views"
+
+    def result(self) -> dict:
+        logits = self.logits[: len(self.sources)]
+        sources, views_per_clip = self.sources, BIAS_VIEWS_PER_CLIP
+        ones = (logits > 0).astype(np.float64)
+        signed_bias = ones.mean(axis=0) - 0.5
+        order = {name: rank for rank, name in enumerate(dict.fromkeys(sources))}
+        cluster = np.array([order[name] for name in sources])
+        # Clustered (by source) standard error of each bit's share of ones.
+        deviations = np.zeros((len(order), ones.shape[1]))
+        np.add.at(deviations, cluster, ones - ones.mean(axis=0))
+        standard_error = np.sqrt(np.sum(deviations**2, axis=0)) / len(ones)
+        critical = float(norm.ppf(1 - 0.025 / ones.shape[1]))
+        first_half = cluster % 2 == 0
+        half_bias = [ones[half].mean(axis=0) - 0.5 for half in (first_half, ~first_half)]
+        mean_square = float(np.mean(half_bias[0] * half_bias[1]))
+        per_clip = logits[: len(logits) // views_per_clip * views_per_clip].reshape(-1, views_per_clip, logits.shape[1])
+        standardised = (per_clip - logits.mean(axis=0)) / logits.std(axis=0)
+        within = [np.corrcoef(clip_views)[np.triu_indices(views_per_clip, 1)].mean() for clip_views in standardised]
+        return {
+            "views": len(logits),
+            "clips": len(logits) // views_per_clip,
+            "sources": len(order),
+            "size": self.size,
+            "frames_per_view": int(np.ceil(CLIP_FRAMES / BIAS_FRAME_STEP)),
+            "max_per_bit_bias": round(float(np.abs(signed_bias).max()), 4),
+            "mean_per_bit_bias": round(float(np.abs(signed_bias).mean()), 4),
+            "mean_bias_of_fair_bits": round(float(np.sqrt(2 / np.pi) * 0.5 / np.sqrt(len(logits))), 4),
+            # sqrt of the halves' mean product, 0 where sampling noise makes it negative.
+            "rms_bias_between_halves": round(float(np.sqrt(max(mean_square, 0.0))), 4),
+            "mean_clustered_standard_error": round(float(standard_error.mean()), 4),
+            "bits_not_fair_at_5_percent": int(np.sum(np.abs(signed_bias) > critical * standard_error)),
+            "max_bias_upper_bound_95": round(float(np.max(np.abs(signed_bias) + critical * standard_error)), 4),
+            "halves_bias_correlation": round(float(np.corrcoef(*half_bias)[0, 1]), 3),
+            "view_correlation_within_clip": round(float(np.mean(within)), 3),
+            "git_commit": self.commit,
+        }
+
+
+def measure_unmarked(
+    watermarker: VideoWatermarker, count: int, size: int, *, false_positives: bool = True, bias: bool = True
+) -> dict[str, dict]:
+    """The false-positive and per-bit bias results ("false_positives", "bit_bias": whichever are asked
+    for) on `count` unmarked clips at `size`, each clip made once (a decode of its video, or an animation of
+    its portrait) and read by both."""
+    kinds = {"false_positives": FalsePositiveTally, "bit_bias": BitBiasTally}
+    wanted = {"false_positives": false_positives, "bit_bias": bias}
+    tallies = {key: kind(watermarker, count, size) for key, kind in kinds.items() if wanted[key]}
+    for number, (source, clip) in enumerate(unmarked_clips(count, size), start=1):
+        for tally in tallies.values():
+            tally.add(source, clip)
         if number % 100 == 0:
-            print(f"unmarked clips read for the bias: {number} ({len(sources)} views)", flush=True)
-    logits = logits[: len(sources)]
-    ones = (logits > 0).astype(np.float64)
-    signed_bias = ones.mean(axis=0) - 0.5
-    order = {name: rank for rank, name in enumerate(dict.fromkeys(sources))}
-    cluster = np.array([order[name] for name in sources])
-    # Clustered (by source) standard error of each bit's share of ones.
-    deviations = np.zeros((len(order), ones.shape[1]))
-    np.add.at(deviations, cluster, ones - ones.mean(axis=0))
-    standard_error = np.sqrt(np.sum(deviations**2, axis=0)) / len(ones)
-    critical = float(norm.ppf(1 - 0.025 / ones.shape[1]))
-    first_half = cluster % 2 == 0
-    half_bias = [ones[half].mean(axis=0) - 0.5 for half in (first_half, ~first_half)]
-    mean_square = float(np.mean(half_bias[0] * half_bias[1]))
-    per_clip = logits[: len(logits) // views_per_clip * views_per_clip].reshape(-1, views_per_clip, logits.shape[1])
-    standardised = (per_clip - logits.mean(axis=0)) / logits.std(axis=0)
-    within = [np.corrcoef(clip_views)[np.triu_indices(views_per_clip, 1)].mean() for clip_views in standardised]
-    return {
-        "views": len(logits),
-        "clips": len(logits) // views_per_clip,
-        "sources": len(order),
-        "size": size,
-        "frames_per_view": int(np.ceil(CLIP_FRAMES / BIAS_FRAME_STEP)),
-        "max_per_bit_bias": round(float(np.abs(signed_bias).max()), 4),
-        "mean_per_bit_bias": round(float(np.abs(signed_bias).mean()), 4),
-        "mean_bias_of_fair_bits": round(float(np.sqrt(2 / np.pi) * 0.5 / np.sqrt(len(logits))), 4),
-        # sqrt of the halves' mean product, 0 where sampling noise makes it negative.
-        "rms_bias_between_halves": round(float(np.sqrt(max(mean_square, 0.0))), 4),
-        "mean_clustered_standard_error": round(float(standard_error.mean()), 4),
-        "bits_not_fair_at_5_percent": int(np.sum(np.abs(signed_bias) > critical * standard_error)),
-        "max_bias_upper_bound_95": round(float(np.max(np.abs(signed_bias) + critical * standard_error)), 4),
-        "halves_bias_correlation": round(float(np.corrcoef(*half_bias)[0, 1]), 3),
-        "view_correlation_within_clip": round(float(np.mean(within)), 3),
-        "git_commit": commit,
-    }
+            print(f"unmarked clips read: {number}; " + "; ".join(t.progress() for t in tallies.values()), flush=True)
+    return {key: tally.result() for key, tally in tallies.items()}
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -458,10 +490,9 @@ def main() -> None:
         return
     if args.fp_only or args.bias_only:
         results = previous
-        if args.fp_only:
-            results["false_positives"] = measure_false_positives(watermarker, args.fp_clips, args.sizes[0])
-        if args.bias_only:
-            results["bit_bias"] = measure_bit_bias(watermarker, args.fp_clips, args.sizes[0])
+        results |= measure_unmarked(
+            watermarker, args.fp_clips, args.sizes[0], false_positives=args.fp_only, bias=args.bias_only
+        )
         write_markdown_and_plot(results)
         return
     baseline = DwtDctBaseline()
@@ -514,8 +545,7 @@ def main() -> None:
     # False positives and per-bit bias on unmarked clips (at the first size); --fp-clips 0 keeps the
     # section already measured (it records the commit it was read with), an hour of work on this CPU.
     if args.fp_clips > 0:
-        results["false_positives"] = measure_false_positives(watermarker, args.fp_clips, args.sizes[0])
-        results["bit_bias"] = measure_bit_bias(watermarker, args.fp_clips, args.sizes[0])
+        results |= measure_unmarked(watermarker, args.fp_clips, args.sizes[0])
     else:
         results["false_positives"] = previous["false_positives"]
         if "bit_bias" in previous:

@@ -1,0 +1,45 @@
+"""The false-positive and per-bit bias readings share one pass over the unmarked clips."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from bench import watermark_robustness
+from bench.watermark_robustness import BIAS_VIEWS_PER_CLIP, measure_unmarked
+from watermark.config import WatermarkModelConfig
+from watermark.inference import VideoWatermarker
+from watermark.models.watermarker import Watermarker
+
+SMALL = WatermarkModelConfig(n_bits=191, work_size=32, embedder_width=8, extractor_width=8, message_dim=16)
+
+
+@pytest.fixture
+def made(monkeypatch) -> list[str]:
+    """Three generated unmarked clips from two sources; the list records each clip as it is made."""
+    made: list[str] = []
+
+    def clips(count: int, size: int):
+        rng = np.random.default_rng(0)
+        for source in ("a.mp4", "a.mp4", "b.png")[:count]:
+            made.append(source)
+            yield source, rng.integers(0, 256, size=(10, size, size, 3), dtype=np.uint8)
+
+    monkeypatch.setattr(watermark_robustness, "unmarked_clips", clips)
+    return made
+
+
+def test_both_readings_come_from_one_pass_over_the_clips(made):
+    torch.manual_seed(0)
+    results = measure_unmarked(VideoWatermarker(Watermarker(SMALL)), 3, 48)
+    assert made == ["a.mp4", "a.mp4", "b.png"]
+    false_positives, bias = results["false_positives"], results["bit_bias"]
+    assert false_positives["unmarked_clips"] == 3 and false_positives["size"] == 48
+    assert 0 <= false_positives["smallest_p_value"] <= 1 and false_positives["detections"] == 0
+    assert bias["views"] == 3 * BIAS_VIEWS_PER_CLIP and bias["clips"] == 3 and bias["sources"] == 2
+
+
+def test_a_rerun_of_one_reading_makes_only_that_one(made):
+    results = measure_unmarked(VideoWatermarker(Watermarker(SMALL)), 3, 48, false_positives=False)
+    assert list(results) == ["bit_bias"] and len(made) == 3
