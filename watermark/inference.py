@@ -223,10 +223,19 @@ class VideoWatermarker:
             span_learned, span_tiles = (tensor.to(self.device) for tensor in statistics.mean(selection))
             oriented = {False: span_tiles, True: span_tiles.flip(-1)}
             readings = []
-            for which, (mirrored, index) in enumerate(candidates):
-                scores = self.model.logits_at(span_learned, oriented[mirrored], index)[0].cpu().numpy()
-                readings.append((self.codec.decode(scores, trials=trials), scores, which))
-            return min(readings, key=lambda item: item[0].p_value)
+            for mirrored in (False, True):  # the logits of all of an orientation's alignments at once
+                which = [number for number, (flipped, _) in enumerate(candidates) if flipped == mirrored]
+                if not which:
+                    continue
+                index = torch.cat([candidates[number][1].reshape(1) for number in which])
+                tiles = oriented[mirrored].expand(len(which), *span_tiles.shape[1:])
+                logits = self.model.logits_at(span_learned.expand(len(which), -1), tiles, index).cpu().numpy()
+                readings.extend(
+                    (self.codec.decode(scores, trials=trials), scores, number)
+                    for number, scores in zip(which, logits, strict=True)
+                )
+            # The first of the best, in the candidates' order.
+            return min(readings, key=lambda item: (item[0].p_value, item[2]))
 
         angles = self.model.config.rotation_angles if statistics.bands is not None else ()
         n_spans = len(statistics.frames)

@@ -226,3 +226,42 @@ def test_sign_blind_peaks_are_distinct():
     scores[0, index(0, 40, 20)] = 7.0
     peaks = sign_blind_peaks(scores, 3, steps, period)[0].tolist()
     assert peaks == [peak, index(1, 12, 63), index(0, 40, 20)]
+
+
+def test_every_peak_is_followed_by_its_sub_pixel_neighbours_at_its_rescaling():
+    from watermark.modules.carriers import subpixel_grid, subpixel_neighbours
+
+    steps, period = 2, 32
+    per_scale, side = steps * steps * period * period, steps * period
+    grid = subpixel_grid(steps, period)
+    position = {int(index): divmod(number, side) for number, index in enumerate(grid.flatten())}
+    peaks = torch.tensor([[0, 3 * per_scale + 777], [per_scale + 5, 2 * per_scale + per_scale - 1]])
+    assert torch.equal(subpixel_neighbours(peaks, steps, period, 0), peaks)
+    around = subpixel_neighbours(peaks, steps, period, 1).view(2, 2, 9)
+    assert torch.equal(around[..., 0], peaks)
+    for row in range(2):
+        for peak, block in zip(peaks[row].tolist(), around[row].tolist(), strict=True):
+            assert len(set(block)) == 9 and {index // per_scale for index in block} == {peak // per_scale}
+            y, x = position[peak % per_scale]
+            offsets = set()
+            for index in block:
+                ny, nx = position[index % per_scale]
+                offsets.add(((ny - y + 1) % side - 1, (nx - x + 1) % side - 1))
+            assert offsets == {(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)}
+
+
+def test_with_neighbours_the_peaks_are_read_first_and_then_beside_them():
+    config = WatermarkModelConfig(
+        n_bits=191, work_size=64, embedder_width=8, extractor_width=8, message_dim=16, search_scales=(1.0, 0.75)
+    )
+    frames = torch.rand(2, 3, 96, 96)
+    with torch.no_grad():
+        model = Watermarker(config).eval()
+        _, tiles = model.statistics(frames)
+        plain = model.candidate_alignments(tiles)
+        widened = Watermarker(replace(config, search_neighbours=1)).eval()
+        widened.load_state_dict(model.state_dict())
+        candidates = widened.candidate_alignments(tiles)
+    assert candidates.shape == (2, 1 + config.search_peaks * 9)
+    assert torch.equal(candidates[:, 0], plain[:, 0])
+    assert torch.equal(candidates[:, 1:].reshape(2, -1, 9)[..., 0], plain[:, 1:])

@@ -158,3 +158,47 @@ def test_generation_ids_are_validated():
         parse_generation_id("123")
     with pytest.raises(ValueError):
         codec.decode(np.zeros(5))
+
+
+def test_ordered_statistics_picks_the_best_of_every_flip_of_up_to_order_trusted_bits():
+    """The decoder scores candidates through products of the rows' signs; the same choice as building
+    every candidate codeword and scoring it."""
+    rng = np.random.default_rng(11)
+    generator = rng.integers(0, 2, size=(8, 23))
+    generator[:, :8] = np.eye(8, dtype=int)  # full rank
+    for order in (0, 1, 2):
+        decoder = OrderedStatisticsDecoder(generator, order=order)
+        for _ in range(40):
+            scores = rng.normal(size=23)
+            by_reliability = np.argsort(-np.abs(scores), kind="stable")
+            hard = (scores > 0).astype(np.uint8)
+            # Brute force: the trusted positions are the first k independent ones by reliability.
+            trusted, rank_matrix = [], np.zeros((0, 8), dtype=np.uint8)
+            for column in by_reliability:
+                candidate = np.vstack([rank_matrix, generator[:, column]])
+                if _gf2_rank(candidate) > len(rank_matrix):
+                    rank_matrix, trusted = candidate, trusted + [column]
+                if len(trusted) == 8:
+                    break
+            codewords = np.array([np.array(bits) @ generator % 2 for bits in itertools.product((0, 1), repeat=8)])
+            flips = ((codewords[:, trusted] != hard[trusted]).sum(axis=1)) <= order
+            fits = (codewords[flips] * 2.0 - 1) @ scores
+            best = codewords[flips][int(np.argmax(fits))]
+            assert np.array_equal(decoder.decode(scores).codeword, best)
+    with pytest.raises(ValueError, match="order"):
+        OrderedStatisticsDecoder(generator, order=3)
+
+
+def _gf2_rank(matrix: np.ndarray) -> int:
+    matrix, rank = matrix.copy() % 2, 0
+    for column in range(matrix.shape[1]):
+        pivots = np.flatnonzero(matrix[rank:, column])
+        if len(pivots) == 0:
+            continue
+        matrix[[rank, rank + pivots[0]]] = matrix[[rank + pivots[0], rank]]
+        others = np.flatnonzero(matrix[:, column])
+        matrix[others[others != rank]] ^= matrix[rank]
+        rank += 1
+        if rank == matrix.shape[0]:
+            break
+    return rank

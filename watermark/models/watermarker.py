@@ -11,11 +11,11 @@ from watermark.config import WatermarkModelConfig
 from watermark.models.embedder import WatermarkEmbedder
 from watermark.models.extractor import WatermarkExtractor
 from watermark.modules.carriers import (
-    alignment_correlations,
-    at_alignment,
     carrier_subspace,
+    correlations_at,
     sign_blind_peaks,
     sign_blind_scores,
+    subpixel_neighbours,
     with_subpixel_phases,
 )
 from watermark.modules.informed import carrier_gram, group_rows, informed_correction, per_frame, tile_correlations
@@ -209,12 +209,13 @@ class Watermarker(nn.Module):
         return self.extractor.decide(learned, tiles) - self._offset()
 
     def candidate_alignments(self, tiles: torch.Tensor) -> torch.Tensor:
-        """(B, 1 + config.search_peaks [+ config.fine_grid_peaks]) candidate alignments, flat indices
-        (scale x sub-pixel phase x shift) of a clip's tile statistics: first the identity (no crop or
-        shift: most re-encodes), then the highest distinct peaks of sign_blind_scores over every scale,
-        sub-pixel phase and shift of the work grid (crops), best first, then those of the fine grid (a
-        picture smaller than the frame). None of them looks at the payload, so the decision's search
-        correction is the number of readings."""
+        """(B, 1 + (config.search_peaks [+ config.fine_grid_peaks]) x (2 config.search_neighbours + 1)^2)
+        candidate alignments, flat indices (scale x sub-pixel phase x shift) of a clip's tile statistics:
+        first the identity (no crop or shift: most re-encodes), then the highest distinct peaks of
+        sign_blind_scores over every scale, sub-pixel phase and shift of the work grid (crops), best first,
+        then those of the fine grid (a picture smaller than the frame), each peak followed by its
+        sub-pixel neighbours. None of them looks at the payload, so the decision's search correction is
+        the number of readings."""
         steps = self.config.search_subpixel_steps
         tiles = with_subpixel_phases(tiles, steps)
         batch, period = tiles.shape[0], tiles.shape[-1]
@@ -226,7 +227,8 @@ class Watermarker(nn.Module):
         if scores.shape[1] > per_grid:  # the fine grid's statistics follow the work grid's
             fine = sign_blind_peaks(scores[:, per_grid:], self.config.fine_grid_peaks, steps, period)
             candidates.append(fine + per_grid)
-        return torch.cat(candidates, dim=1)
+        peaks = subpixel_neighbours(torch.cat(candidates[1:], dim=1), steps, period, self.config.search_neighbours)
+        return torch.cat([identity, peaks], dim=1)
 
     def local_candidates(self, tiles: torch.Tensor) -> torch.Tensor:
         """(B, config.local_search_peaks) candidate alignments of tile statistics (B, n_scales, P, P), in
@@ -259,5 +261,5 @@ class Watermarker(nn.Module):
         # at up to 2): its steps^2 phases, not every rescaling's.
         phased = with_subpixel_phases(tiles[rows, scale][:, None], steps)  # (B, steps^2, P, P)
         chosen = phased[rows, phase]  # (B, P, P): one scale and phase each
-        correlation = alignment_correlations(chosen[:, None], self.extractor.carriers)
-        return learned + self.extractor.log_gain.exp() * at_alignment(correlation, index % shifts) - self._offset()
+        correlation = correlations_at(chosen, self.extractor.carriers, index % shifts)
+        return learned + self.extractor.log_gain.exp() * correlation - self._offset()

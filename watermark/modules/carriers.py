@@ -193,6 +193,27 @@ def subpixel_grid(steps: int, period: int) -> torch.Tensor:
     return (phase_y * steps + phase_x) * period * period + shift_y * period + shift_x
 
 
+def subpixel_neighbours(indices: torch.Tensor, steps: int, period: int, radius: int) -> torch.Tensor:
+    """(B, C) alignment indices (with_subpixel_phases' order, rescalings concatenated) -> (B, C * (2 radius
+    + 1)^2): each alignment followed by the alignments within `radius` sub-pixel steps of it along each
+    axis (cyclically), at its own rescaling; radius 0 gives the indices back."""
+    if radius == 0:
+        return indices
+    per_scale = steps * steps * period * period
+    grid = subpixel_grid(steps, period).to(indices.device)
+    side = steps * period
+    # Position of each index within its rescaling: the inverse of subpixel_grid.
+    position = torch.empty(per_scale, dtype=torch.long, device=indices.device)
+    position[grid.flatten()] = torch.arange(per_scale, device=indices.device)
+    scale, at = indices // per_scale, position[indices % per_scale]
+    y, x = at // side, at % side
+    offsets = [(0, 0)] + [
+        (dy, dx) for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1) if (dy, dx) != (0, 0)
+    ]
+    around = [scale * per_scale + grid[(y + dy) % side, (x + dx) % side] for dy, dx in offsets]
+    return torch.stack(around, dim=-1).flatten(1)
+
+
 def sign_blind_peaks(scores: torch.Tensor, count: int, steps: int, period: int) -> torch.Tensor:
     """(B, n_scales * steps^2 * P^2) alignment scores (with_subpixel_phases' order) -> (B, count) flat
     indices of the `count` highest distinct peaks, best first. After each pick, the alignments within one
@@ -224,6 +245,18 @@ def at_alignment(correlation: torch.Tensor, index: torch.Tensor) -> torch.Tensor
     batch, _, n_bits, shifts = correlation.shape
     chosen = correlation[torch.arange(batch), index // shifts]  # (B, n_bits, P*P)
     return chosen.gather(2, (index % shifts)[:, None, None].expand(-1, n_bits, 1))[..., 0]
+
+
+def correlations_at(tiles: torch.Tensor, carriers: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
+    """(B, P, P) tiles, (B,) flat shifts (row * P + column) -> (B, n_bits): correlate's values at those
+    shifts alone, computed directly (a reading needs one shift, correlate computes all P^2)."""
+    period = tiles.shape[-1]
+    offsets = torch.arange(period, device=tiles.device)
+    rows = (offsets[None, :] + (shifts // period)[:, None]) % period  # (B, P)
+    cols = (offsets[None, :] + (shifts % period)[:, None]) % period
+    batch = torch.arange(len(tiles), device=tiles.device)[:, None, None]
+    shifted = tiles[batch, rows[:, :, None], cols[:, None, :]]  # shifted[b, y, x] = tile[b, y + dy, x + dx]
+    return torch.einsum("bpq,npq->bn", shifted, carriers) / (period * period)
 
 
 def demodulate(tiles: torch.Tensor, carriers: torch.Tensor, subpixel_steps: int = 1) -> torch.Tensor:
