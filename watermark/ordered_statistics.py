@@ -40,6 +40,8 @@ class OrderedStatisticsDecoder:
         self.generator = np.asarray(generator, dtype=np.uint8)
         self.k, self.n = self.generator.shape
         self.order = order
+        # The pairs (i < j) of trusted positions, the same for every reading.
+        self._pairs = np.triu_indices(self.k, 1)
 
     def decode(self, scores: np.ndarray, extra: np.ndarray | None = None) -> OrderedStatisticsResult:
         """Soft scores (n,), positive meaning bit 1 -> the best candidate codeword; `extra` (n,) is a
@@ -61,11 +63,11 @@ class OrderedStatisticsDecoder:
             if singles.max() > best_fit:
                 best_fit, best_flips = float(singles.max()), (int(singles.argmax()),)
         if self.order == 2:
-            pairs = -(rows * weights) @ rows.T
-            upper = np.triu_indices(self.k, 1)
-            chosen = int(pairs[upper].argmax())
-            if pairs[upper][chosen] > best_fit:
-                best_fit, best_flips = float(pairs[upper][chosen]), (int(upper[0][chosen]), int(upper[1][chosen]))
+            pair_fits = (-(rows * weights) @ rows.T)[self._pairs]
+            chosen = int(pair_fits.argmax())
+            if pair_fits[chosen] > best_fit:
+                first, second = self._pairs[0][chosen], self._pairs[1][chosen]
+                best_fit, best_flips = float(pair_fits[chosen]), (int(first), int(second))
         for position in best_flips:
             reencoded ^= systematic[position]
         codeword = np.empty(self.n, dtype=np.uint8)
