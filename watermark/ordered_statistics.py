@@ -17,12 +17,16 @@ R w. That is about k^2 n operations instead of a (2,081, k) x (k, n) product for
 
 Products this small never gain from BLAS threads, and waking the thread pool for each costs far more
 than the product: a reader's decision makes ~390 decodes, 16 ms each with OpenBLAS's threads on a
-busy 2-core machine against 0.9 ms on one thread. So the decoder runs BLAS on one thread.
+busy 2-core machine against 0.9 ms on one thread. So the decoder runs BLAS on one thread, and restores
+the setting it found. OpenBLAS's pthreads pool is the process's, so decodes in several threads take
+turns: overlapping, one would save the other's cap as the setting to restore, and leave the process on
+one BLAS thread.
 """
 
 from __future__ import annotations
 
 import functools
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,7 +56,7 @@ class OrderedStatisticsDecoder:
     def decode(self, scores: np.ndarray, extra: np.ndarray | None = None) -> OrderedStatisticsResult:
         """Soft scores (n,), positive meaning bit 1 -> the best candidate codeword; `extra` (n,) is a
         codeword found otherwise (e.g. by an algebraic decoder), competing with the enumerated ones."""
-        with _thread_pools().limit(limits=1, user_api="blas"):
+        with _ONE_AT_A_TIME, _thread_pools().limit(limits=1, user_api="blas"):
             return self._decode(scores, extra)
 
     def _decode(self, scores: np.ndarray, extra: np.ndarray | None) -> OrderedStatisticsResult:
@@ -85,6 +89,9 @@ class OrderedStatisticsDecoder:
         if extra is not None and float(np.sum(scores * (2.0 * np.asarray(extra) - 1))) > best_fit:
             codeword = np.asarray(extra, dtype=np.uint8).copy()
         return OrderedStatisticsResult(codeword, int(np.sum(codeword != hard)))
+
+
+_ONE_AT_A_TIME = threading.Lock()
 
 
 @functools.cache

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
 
 import numpy as np
 import pytest
@@ -207,6 +208,49 @@ def test_ordered_statistics_decodes_on_one_blas_thread_and_leaves_the_process_se
         assert blas_threads() == before
     assert before and all(count == 1 for count in during[0]) and len(during) == 1
     assert result.distance == 0
+
+
+def test_decodes_overlapping_in_two_threads_leave_the_process_setting_as_they_found_it(monkeypatch):
+    """OpenBLAS's pthreads pool is the process's. Two decodes started so that they would overlap, the first
+    ending first, must leave its thread count as it was: a cap saved and restored by each decode on its
+    own would end at 1 (the second saves the first's cap and restores it last). The decoder makes them
+    take turns, so the first waits out its second (1 s) and then ends before the second starts."""
+
+    def blas_threads() -> list[int]:
+        return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+    first, second = OrderedStatisticsDecoder(codec.generator), OrderedStatisticsDecoder(codec.generator)
+    first_started, second_started, first_ended = threading.Event(), threading.Event(), threading.Event()
+    seen_by_first = []
+    decode_first, decode_second = first._decode, second._decode
+
+    def first_decode(*args):
+        seen_by_first.append(blas_threads())
+        first_started.set()
+        second_started.wait(1)
+        return decode_first(*args)
+
+    def second_decode(*args):
+        second_started.set()
+        first_ended.wait(1)
+        return decode_second(*args)
+
+    def run_first():
+        first.decode(scores)
+        first_ended.set()
+
+    monkeypatch.setattr(first, "_decode", first_decode)
+    monkeypatch.setattr(second, "_decode", second_decode)
+    scores = _scores(codec.generator[2])
+    before = blas_threads()
+    threads = [threading.Thread(target=run_first), threading.Thread(target=second.decode, args=(scores,))]
+    threads[0].start()
+    assert first_started.wait(10)
+    threads[1].start()
+    for thread in threads:
+        thread.join(10)
+    assert blas_threads() == before
+    assert seen_by_first and all(count == 1 for count in seen_by_first[0])
 
 
 def _gf2_rank(matrix: np.ndarray) -> int:
