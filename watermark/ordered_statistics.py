@@ -18,10 +18,9 @@ R w. That is about k^2 n operations instead of a (2,081, k) x (k, n) product for
 Products this small never gain from BLAS threads, and waking the thread pool for each costs far more
 than the product: a reader's decision makes ~390 decodes, 16 ms each with OpenBLAS's threads on a
 busy 2-core machine against 0.9 ms on one thread (between the reader's torch work on a quiet one: 4.7
-against 1.8 ms). So the decoder runs BLAS on one thread, and restores
-the setting it found. OpenBLAS's pthreads pool is the process's, so decodes in several threads take
-turns: overlapping, one would save the other's cap as the setting to restore, and leave the process on
-one BLAS thread.
+against 1.8 ms). So the decoder runs BLAS on one thread, and restores the setting it found.
+OpenBLAS's pthreads pool is the process's, so decodes in several threads take turns: overlapping, one
+would save the other's cap as the setting to restore, and leave the process on one BLAS thread.
 """
 
 from __future__ import annotations

@@ -191,21 +191,22 @@ def test_ordered_statistics_picks_the_best_of_every_flip_of_up_to_order_trusted_
         OrderedStatisticsDecoder(generator, order=3)
 
 
+def _blas_threads() -> list[int]:
+    return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+
 def test_ordered_statistics_decodes_on_one_blas_thread_and_leaves_the_process_setting_alone(monkeypatch):
     """Its products are too small for threads (a pool woken per decode cost 16 ms instead of 0.9 on a
     busy 2-core machine); the cap is its own, not the process's."""
 
-    def blas_threads() -> list[int]:
-        return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
-
     decoder = OrderedStatisticsDecoder(codec.generator)
     during = []
     decode = decoder._decode
-    monkeypatch.setattr(decoder, "_decode", lambda *args: during.append(blas_threads()) or decode(*args))
+    monkeypatch.setattr(decoder, "_decode", lambda *args: during.append(_blas_threads()) or decode(*args))
     with threadpool_limits(limits=2, user_api="blas"):
-        before = blas_threads()
+        before = _blas_threads()
         result = decoder.decode(_scores(codec.generator[3] ^ codec.generator[7]))
-        assert blas_threads() == before
+        assert _blas_threads() == before
     assert before and all(count == 1 for count in during[0]) and len(during) == 1
     assert result.distance == 0
 
@@ -216,16 +217,13 @@ def test_decodes_overlapping_in_two_threads_leave_the_process_setting_as_they_fo
     own would end at 1 (the second saves the first's cap and restores it last). The decoder makes them
     take turns, so the first waits out its second (1 s) and then ends before the second starts."""
 
-    def blas_threads() -> list[int]:
-        return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
-
     first, second = OrderedStatisticsDecoder(codec.generator), OrderedStatisticsDecoder(codec.generator)
     first_started, second_started, first_ended = threading.Event(), threading.Event(), threading.Event()
     seen_by_first = []
     decode_first, decode_second = first._decode, second._decode
 
     def first_decode(*args):
-        seen_by_first.append(blas_threads())
+        seen_by_first.append(_blas_threads())
         first_started.set()
         second_started.wait(1)
         return decode_first(*args)
@@ -242,14 +240,14 @@ def test_decodes_overlapping_in_two_threads_leave_the_process_setting_as_they_fo
     monkeypatch.setattr(first, "_decode", first_decode)
     monkeypatch.setattr(second, "_decode", second_decode)
     scores = _scores(codec.generator[2])
-    before = blas_threads()
+    before = _blas_threads()
     threads = [threading.Thread(target=run_first), threading.Thread(target=second.decode, args=(scores,))]
     threads[0].start()
     assert first_started.wait(10)
     threads[1].start()
     for thread in threads:
         thread.join(10)
-    assert blas_threads() == before
+    assert _blas_threads() == before
     assert seen_by_first and all(count == 1 for count in seen_by_first[0])
 
 
