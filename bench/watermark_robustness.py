@@ -4,6 +4,7 @@
     python -m bench.watermark_robustness --sizes 512 --fp-clips 0   # one size; the others are kept
     python -m bench.watermark_robustness --fp-only   # false positives alone, into the existing results
     python -m bench.watermark_robustness --bias-only   # the per-bit bias alone, on views of those clips
+    python -m bench.watermark_robustness --crops-only --sizes 256   # the crop rows over several draws
 
 Clips: 2-second (50-frame, 25 fps) centre-square excerpts of ../shared/data/videos resized to each
 size, drawn with a seed per size (as are the IDs), so a size measures the same clips and IDs whichever
@@ -13,8 +14,9 @@ same 64-bit ID with DWT-DCT in every frame and succeeds when the per-frame bitwi
 the exact ID (it has no detection test, so its false-positive rate is not comparable). False positives
 are counted on unmarked clips (real excerpts and animated portraits). Also counted per attack: clips
 where Candor's mark was detected whether or not its ID decoded, and clips where a wrong ID was
-reported. Writes
-bench/results/watermark_robustness.{json,md,png}.
+reported. The two crop rows depend on which clips are drawn (at 256 px one draw of 20 read the centred
+crop 20/20, another 17/20), so they are also counted over more draws of as many clips (--crop-draws).
+Writes bench/results/watermark_robustness.{json,md,png}.
 """
 
 from __future__ import annotations
@@ -192,6 +194,61 @@ def load_clips(size: int, count: int, rng: np.random.Generator) -> list[np.ndarr
             np.stack([cv2.resize(centre_square(f), (size, size), interpolation=cv2.INTER_AREA) for f in frames])
         )
     return clips
+
+
+def draw_seeds(size: int, draw: int) -> tuple[list[int], list[int]]:
+    """(clips' seed, IDs' seed) of a draw of clips at `size`: draw 0 is the bench's own, whose clips and
+    IDs every attack reads; further draws serve crops_over_draws."""
+    return ([0, size], [1, size]) if draw == 0 else ([100 + draw, size], [200 + draw, size])
+
+
+# The rows whose rate depends most on the clips drawn (crops_over_draws).
+CROP_ROWS = ("CRF 28 + centre crop 75%", "CRF 28 + off-centre crop 78%")
+
+
+def crops_over_draws(
+    watermarker: VideoWatermarker, size: int, clips_per_draw: int, draws: int, bench_draw: dict | None = None
+) -> dict:
+    """The CROP_ROWS over `draws` draws of `clips_per_draw` clips at `size` (draw_seeds), marked and read
+    as the bench's own. `bench_draw`: the bench's per-clip outcomes (1 exact ID, -1 wrong ID) from the
+    same run, which then stand for draw 0 instead of marking its clips again."""
+    chosen = attacks(np.random.default_rng(0))  # the crops draw nothing from the generator
+    per_draw: dict[str, list[int]] = {name: [] for name in CROP_ROWS}
+    wrong_ids = dict.fromkeys(CROP_ROWS, 0)
+    for draw in range(draws):
+        if draw == 0 and bench_draw is not None:
+            for name in CROP_ROWS:
+                per_draw[name].append(sum(outcome == 1 for _, outcome in bench_draw[name]))
+                wrong_ids[name] += sum(outcome == -1 for _, outcome in bench_draw[name])
+            continue
+        clip_seed, id_seed = draw_seeds(size, draw)
+        id_rng = np.random.default_rng(id_seed)
+        exact = dict.fromkeys(CROP_ROWS, 0)
+        for clip in load_clips(size, clips_per_draw, np.random.default_rng(clip_seed)):
+            generation_id = id_rng.bytes(8).hex()
+            marked = watermarker.embed(clip, generation_id)
+            for name in CROP_ROWS:
+                report = watermarker.read_frames(chosen[name](marked), fps=FPS)
+                exact[name] += int(report.detected and report.id == generation_id)
+                wrong_ids[name] += int(report.id is not None and report.id != generation_id)
+        for name in CROP_ROWS:
+            per_draw[name].append(exact[name])
+        print(f"{size} px, crops over draws: draw {draw} " + ", ".join(f"{exact[n]}" for n in CROP_ROWS), flush=True)
+    clips = draws * clips_per_draw
+    return {
+        "draws": [list(draw_seeds(size, draw)) for draw in range(draws)],
+        "clips": clips,
+        "rows": {
+            name: {
+                "exact": sum(per_draw[name]),
+                "rate": round(sum(per_draw[name]) / clips, 4),
+                "per_draw": per_draw[name],
+                "wrong_id": wrong_ids[name],
+            }
+            for name in CROP_ROWS
+        },
+        "git_commit": git_commit(),
+    }
 
 
 def unmarked_clips(count: int, size: int) -> Iterator[tuple[str, np.ndarray]]:
@@ -475,17 +532,36 @@ def main() -> None:
         action="store_true",
         help="re-measure the per-bit bias on views of the unmarked clips (first size) into the existing results",
     )
+    parser.add_argument(
+        "--crop-draws", type=int, default=3, help="draws of --clips clips to count the crop rows over (1: the bench's)"
+    )
+    parser.add_argument(
+        "--crops-only",
+        action="store_true",
+        help="re-measure the crop rows over --crop-draws draws (every size given) into the existing results",
+    )
     args = parser.parse_args()
     if not (SHARED_DATA / "videos").is_dir():
         raise SystemExit(f"shared corpus not found at {SHARED_DATA}")
     watermarker = VideoWatermarker.from_pretrained(args.weights, device=args.device)
     previous = read_results("watermark_robustness")
-    if (args.speed_only or args.fp_only or args.bias_only or args.fp_clips == 0) and previous is None:
+    partial = args.speed_only or args.fp_only or args.bias_only or args.crops_only or args.fp_clips == 0
+    if partial and previous is None:
         raise SystemExit(f"no earlier results in {RESULTS_DIR} to add to: run the whole suite first")
     if args.speed_only:
         results = previous
         results["speed_512"] = measure_speed(watermarker)
         results["speed_device"] = device_description(args.device)
+        write_markdown_and_plot(results)
+        return
+    if args.crops_only:
+        results = previous
+        for size in args.sizes:
+            if str(size) not in results["sizes"]:
+                raise SystemExit(f"no earlier {size} px results to add the crops to: run that size first")
+            results["sizes"][str(size)]["crops_over_draws"] = crops_over_draws(
+                watermarker, size, results["sizes"][str(size)]["clips"], args.crop_draws
+            )
         write_markdown_and_plot(results)
         return
     if args.fp_only or args.bias_only:
@@ -506,8 +582,8 @@ def main() -> None:
         # Every size has its own seeds: its clips and attacks (rng) and its IDs (id_rng), so a rerun embeds
         # the same IDs in the same clips whichever sizes it runs, and runs compare clip by clip (with fresh
         # random IDs, CRF 28 + crop at 256 px read 70-90 % of 20 clips).
-        rng = np.random.default_rng([0, size])
-        id_rng = np.random.default_rng([1, size])
+        clip_seed, id_seed = draw_seeds(size, 0)
+        rng, id_rng = np.random.default_rng(clip_seed), np.random.default_rng(id_seed)
         clips = load_clips(size, args.clips, rng)
         table = {name: {"candor": 0, "candor_detected": 0, "candor_wrong_id": 0, "dwtdct": 0} for name in attacks(rng)}
         quality = {"candor_psnr": [], "candor_ssim": [], "candor_flicker": [], "dwtdct_psnr": [], "dwtdct_ssim": []}
@@ -539,6 +615,7 @@ def main() -> None:
             "quality": {k: round(float(np.mean(v)), 4) for k, v in quality.items()},
             "exact_id_rate": rates,
             "per_clip": per_clip,
+            "crops_over_draws": crops_over_draws(watermarker, size, args.clips, args.crop_draws, per_clip),
         }
         print(size, results["sizes"][str(size)]["quality"], flush=True)
     results["sizes"] = dict(sorted(results["sizes"].items(), key=lambda item: int(item[0])))
@@ -579,6 +656,8 @@ def write_markdown_and_plot(results: dict) -> None:
         ]
         header = ["attack", "Candor (p < 1e-6, exact ID)", "Candor detected (ID or not)", "Candor wrong ID"]
         lines.append(markdown_table([*header, "DWT-DCT (exact ID)"], rows))
+        if "crops_over_draws" in entry:
+            lines.append(crops_markdown(entry["crops_over_draws"]))
     fp = results["false_positives"]
     lines.append(
         f"\n## False positives\n\n{fp['detections']} detections on {fp['unmarked_clips']} unmarked clips; "
@@ -624,6 +703,22 @@ def write_markdown_and_plot(results: dict) -> None:
     write_results("watermark_robustness", results, markdown)
     plot(results, RESULTS_DIR / "watermark_robustness.png")
     print(markdown)
+
+
+def crops_markdown(crops: dict) -> str:
+    """The crop rows over several draws, one sentence."""
+    seeds = ", ".join(str(clip_seed) for clip_seed, _ in crops["draws"][1:])
+    rows = "; ".join(
+        f"{name}: {row['exact']}/{crops['clips']} ({row['rate']:.0%}; "
+        + " / ".join(str(count) for count in row["per_draw"])
+        + f"), wrong ID {row['wrong_id']}"
+        for name, row in crops["rows"].items()
+    )
+    return (
+        f"\nThe crop rows over {len(crops['draws'])} draws of {crops['clips'] // len(crops['draws'])} clips "
+        f"(the bench's" + (f", then clip seeds {seeds}" if seeds else "") + f"): {rows}. "
+        f"Code of commit {crops['git_commit']}.\n"
+    )
 
 
 def _range(speed: dict, key: str) -> str:
