@@ -211,19 +211,23 @@ def crops_over_draws(
 ) -> dict:
     """The CROP_ROWS over `draws` draws of `clips_per_draw` clips at `size` (draw_seeds), marked and read
     as the bench's own. `bench_draw`: the bench's per-clip outcomes (1 exact ID, -1 wrong ID) from the
-    same run, which then stand for draw 0 instead of marking its clips again."""
+    same run, which then stand for draw 0 instead of marking its clips again. Every clip's reading is kept
+    ("per_clip": per row, per draw, [p-value, outcome]), as in the bench's own table."""
     chosen = attacks(np.random.default_rng(0))  # the crops draw nothing from the generator
     per_draw: dict[str, list[int]] = {name: [] for name in CROP_ROWS}
+    per_clip: dict[str, list[list]] = {name: [] for name in CROP_ROWS}
     wrong_ids = dict.fromkeys(CROP_ROWS, 0)
     for draw in range(draws):
         if draw == 0 and bench_draw is not None:
             for name in CROP_ROWS:
                 per_draw[name].append(sum(outcome == 1 for _, outcome in bench_draw[name]))
                 wrong_ids[name] += sum(outcome == -1 for _, outcome in bench_draw[name])
+                per_clip[name].append(bench_draw[name])
             continue
         clip_seed, id_seed = draw_seeds(size, draw)
         id_rng = np.random.default_rng(id_seed)
         exact = dict.fromkeys(CROP_ROWS, 0)
+        readings: dict[str, list] = {name: [] for name in CROP_ROWS}
         for clip in load_clips(size, clips_per_draw, np.random.default_rng(clip_seed)):
             generation_id = id_rng.bytes(8).hex()
             marked = watermarker.embed(clip, generation_id)
@@ -231,8 +235,11 @@ def crops_over_draws(
                 report = watermarker.read_frames(chosen[name](marked), fps=FPS)
                 exact[name] += int(report.detected and report.id == generation_id)
                 wrong_ids[name] += int(report.id is not None and report.id != generation_id)
+                outcome = 1 if report.id == generation_id else (-1 if report.id is not None else 0)
+                readings[name].append([float(f"{report.p_value:.3g}"), outcome])
         for name in CROP_ROWS:
             per_draw[name].append(exact[name])
+            per_clip[name].append(readings[name])
         print(f"{size} px, crops over draws: draw {draw} " + ", ".join(f"{exact[n]}" for n in CROP_ROWS), flush=True)
     clips = draws * clips_per_draw
     return {
@@ -244,6 +251,7 @@ def crops_over_draws(
                 "rate": round(sum(per_draw[name]) / clips, 4),
                 "per_draw": per_draw[name],
                 "wrong_id": wrong_ids[name],
+                "per_clip": per_clip[name],
             }
             for name in CROP_ROWS
         },

@@ -26,10 +26,10 @@ class CentredCropsOnly:
 
     def read_frames(self, frames: np.ndarray, *, fps: float) -> SimpleNamespace:
         if frames.shape[1] == 48 * 3 // 4:
-            return SimpleNamespace(detected=True, id=self.embedded[-1])
+            return SimpleNamespace(detected=True, id=self.embedded[-1], p_value=1e-20)
         if frames[0, 0, 0, 0] % 2:
-            return SimpleNamespace(detected=True, id="0" * 16)
-        return SimpleNamespace(detected=False, id=None)
+            return SimpleNamespace(detected=True, id="0" * 16, p_value=1e-9)
+        return SimpleNamespace(detected=False, id=None, p_value=0.5)
 
 
 @pytest.fixture
@@ -59,7 +59,14 @@ def test_the_crop_rows_are_counted_over_every_draw(seeds):
     assert seeds == [[0, 48], [101, 48], [102, 48]]
     assert len(watermarker.embedded) == 6 and len(set(watermarker.embedded)) == 6
     assert crops["clips"] == 6 and crops["draws"][1] == [[101, 48], [201, 48]]
-    assert crops["rows"][CENTRED] == {"exact": 6, "rate": 1.0, "per_draw": [2, 2, 2], "wrong_id": 0}
+    centred = crops["rows"][CENTRED]
+    assert {key: centred[key] for key in ("exact", "rate", "per_draw", "wrong_id")} == {
+        "exact": 6,
+        "rate": 1.0,
+        "per_draw": [2, 2, 2],
+        "wrong_id": 0,
+    }
+    assert centred["per_clip"] == [[[1e-20, 1], [1e-20, 1]]] * 3
     off_centre = crops["rows"][OFF_CENTRE]
     assert off_centre["exact"] == 0 and off_centre["per_draw"] == [0, 0, 0]
     assert 0 < off_centre["wrong_id"] <= 6  # the clips whose first pixel is odd
@@ -74,3 +81,4 @@ def test_the_bench_draw_read_in_the_same_run_is_not_marked_again(seeds):
     assert seeds == [[101, 48]] and len(watermarker.embedded) == 3
     assert crops["rows"][CENTRED]["per_draw"] == [1, 3] and crops["rows"][CENTRED]["wrong_id"] == 1
     assert crops["rows"][OFF_CENTRE]["per_draw"] == [2, 0]
+    assert crops["rows"][OFF_CENTRE]["per_clip"][0] == bench_draw[OFF_CENTRE]
