@@ -79,6 +79,14 @@ class WatermarkModelConfig:
     # Distinct peaks read on the fine grid, besides the work grid's search_peaks: its own budget, so that
     # its alignments cannot push a crop's true one out of the work grid's peaks.
     fine_grid_peaks: int = 4
+    # Alignments of a centred crop that keeps the frame's aspect (a zoom, the commonest reframing) read
+    # besides the peaks: such a crop keeps the frame's centre, so at rescaling s the pattern's centre is
+    # (1 - s) / 2 of the work grid from the reading's, whatever the crop's exact fraction. The family has
+    # one alignment per rescaling below 1; the highest centred_crop_peaks of them by the sign-blind score
+    # are read, with their sub-pixel neighbours. On a heavy crop the true alignment's score can lose to
+    # the noise maxima of a search over every shift (at 512 px, two centred crops + CRF 28 of 60 ranked
+    # 59th and 81st and were not read, though they decode there at p ~1e-17); among 16 it does not.
+    centred_crop_peaks: int = 0
     # Rotations read when nothing else detects (degrees; empty: none). Tiles fold along the frame's axes,
     # so a rotation drifts the pattern off them, by a pixel per 64 at 1 degree: a slight rotation (with a
     # zoom that hides the corners) is a cheap, nearly invisible way to strip a periodic mark. The clip's

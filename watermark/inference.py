@@ -209,10 +209,15 @@ class VideoWatermarker:
         # A mirrored copy (a common way to slip a re-upload past matching) mirrors the tile statistics
         # too, up to a shift that the alignment search covers: the tiles are also read flipped, each
         # orientation at its own candidate alignments (orientation, alignment).
+        # A centred crop's alignments follow from the work grid's shape (the band images'); they are read
+        # in the frame's own orientation only.
+        grid_shape = tuple(statistics.bands.shape[-2:]) if statistics.bands is not None else None
         alignments = [
             (mirrored, index)
             for mirrored in (False, True)
-            for index in self.model.candidate_alignments(clip_tiles.flip(-1) if mirrored else clip_tiles).T
+            for index in self.model.candidate_alignments(
+                clip_tiles.flip(-1) if mirrored else clip_tiles, None if mirrored else grid_shape
+            ).T
         ]
 
         def read(

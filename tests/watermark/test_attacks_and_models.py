@@ -265,3 +265,42 @@ def test_with_neighbours_the_peaks_are_read_first_and_then_beside_them():
     assert candidates.shape == (2, 1 + config.search_peaks * 9)
     assert torch.equal(candidates[:, 0], plain[:, 0])
     assert torch.equal(candidates[:, 1:].reshape(2, -1, 9)[..., 0], plain[:, 1:])
+
+
+@pytest.mark.parametrize("fraction", [0.9, 0.75])
+def test_a_centred_crop_reads_at_its_family_alignment(fraction):
+    """A clean tiled pattern on a 2:1 frame, cropped about its centre to `fraction` of each side (and so
+    kept at the frame's aspect): its bits agree best, over every alignment, at the alignment that
+    centred_crop_alignments gives for that rescaling."""
+    from watermark.modules.carriers import alignment_correlations, spread, with_subpixel_phases
+
+    config = replace(SMALL, search_scales=(1.0, 0.9, 0.75))
+    model = Watermarker(config).eval()
+    bits = torch.from_numpy(np.random.default_rng(5).integers(0, 2, (1, 191))).float()
+    pattern = spread(bits, model.extractor.carriers.detach(), (64, 128))  # on the 64 x 128 work grid
+    frame = (0.5 + 0.1 * pattern).expand(1, 3, 64, 128)
+    height, width = round(64 * fraction), round(128 * fraction)
+    top, left = (64 - height) // 2, (128 - width) // 2
+    cropped = frame[..., top : top + height, left : left + width]
+    with torch.no_grad():
+        _, tiles = model.statistics(cropped)
+        correlation = alignment_correlations(with_subpixel_phases(tiles, 2), model.extractor.carriers)[0]
+    agreement = (correlation.sign() * (bits[0] * 2 - 1)[None, :, None]).sum(1).flatten()
+    family = model.centred_crop_alignments((64, 128))
+    assert family.shape == (2,)
+    at_its_scale = family[config.search_scales.index(fraction) - 1]
+    assert agreement[at_its_scale] == agreement.max() == 191
+
+
+def test_the_best_centred_crop_alignments_follow_the_peaks_given_the_grid():
+    config = replace(SMALL, search_scales=(1.0, 0.9, 0.75))
+    frames = torch.rand(2, 3, 96, 96)
+    with torch.no_grad():
+        model = Watermarker(replace(config, centred_crop_peaks=1, search_neighbours=1)).eval()
+        _, tiles = model.statistics(frames)
+        without = model.candidate_alignments(tiles)
+        candidates = model.candidate_alignments(tiles, (64, 64))
+    assert without.shape == (2, 1 + config.search_peaks * 9)
+    assert candidates.shape == (2, 1 + (config.search_peaks + 1) * 9)
+    assert torch.equal(candidates[:, : without.shape[1]], without)
+    assert all(int(index) in model.centred_crop_alignments((64, 64)).tolist() for index in candidates[:, -9])

@@ -15,6 +15,7 @@ from watermark.modules.carriers import (
     correlations_at,
     sign_blind_peaks,
     sign_blind_scores,
+    subpixel_grid,
     subpixel_neighbours,
     with_subpixel_phases,
 )
@@ -208,12 +209,13 @@ class Watermarker(nn.Module):
         """Calibrated logits from (clip-averaged) statistics."""
         return self.extractor.decide(learned, tiles) - self._offset()
 
-    def candidate_alignments(self, tiles: torch.Tensor) -> torch.Tensor:
-        """(B, 1 + (config.search_peaks [+ config.fine_grid_peaks]) x (2 config.search_neighbours + 1)^2)
-        candidate alignments, flat indices (scale x sub-pixel phase x shift) of a clip's tile statistics:
-        first the identity (no crop or shift: most re-encodes), then the highest distinct peaks of
-        sign_blind_scores over every scale, sub-pixel phase and shift of the work grid (crops), best first,
-        then those of the fine grid (a picture smaller than the frame), each peak followed by its
+    def candidate_alignments(self, tiles: torch.Tensor, grid_shape: tuple[int, int] | None = None) -> torch.Tensor:
+        """(B, 1 + (config.search_peaks [+ config.fine_grid_peaks] [+ config.centred_crop_peaks]) x (2
+        config.search_neighbours + 1)^2) candidate alignments, flat indices (scale x sub-pixel phase x
+        shift) of a clip's tile statistics: first the identity (no crop or shift: most re-encodes), then
+        the highest distinct peaks of sign_blind_scores over every scale, sub-pixel phase and shift of the
+        work grid (crops), best first, then those of the fine grid (a picture smaller than the frame), then,
+        given the work grid's shape (h, w), the best of centred_crop_alignments, each followed by its
         sub-pixel neighbours. None of them looks at the payload, so the decision's search correction is
         the number of readings."""
         steps = self.config.search_subpixel_steps
@@ -227,8 +229,33 @@ class Watermarker(nn.Module):
         if scores.shape[1] > per_grid:  # the fine grid's statistics follow the work grid's
             fine = sign_blind_peaks(scores[:, per_grid:], self.config.fine_grid_peaks, steps, period)
             candidates.append(fine + per_grid)
+        if grid_shape is not None and self.config.centred_crop_peaks > 0:
+            family = self.centred_crop_alignments(grid_shape).to(tiles.device)
+            best = scores[:, family].topk(min(self.config.centred_crop_peaks, len(family)), dim=1).indices
+            candidates.append(family[best])
         peaks = subpixel_neighbours(torch.cat(candidates[1:], dim=1), steps, period, self.config.search_neighbours)
         return torch.cat([identity, peaks], dim=1)
+
+    def centred_crop_alignments(self, grid_shape: tuple[int, int]) -> torch.Tensor:
+        """(n,) flat indices, in candidate_alignments' order, of the work grid's alignment of a centred
+        crop at each rescaling s below 1 (config.centred_crop_peaks): the crop keeps the frame's centre, so
+        at rescaling s the pattern is shifted by (1 - s) / 2 of the work grid's (h, w) sides, rounded to
+        the nearest sub-pixel step."""
+        steps, period = self.config.search_subpixel_steps, self.extractor.carriers.shape[-1]
+        grid = subpixel_grid(steps, period)
+        per_scale = steps * steps * period * period
+        indices = [
+            number * per_scale
+            + int(
+                grid[
+                    -round(steps * (1 - scale) * grid_shape[0] / 2) % (steps * period),
+                    -round(steps * (1 - scale) * grid_shape[1] / 2) % (steps * period),
+                ]
+            )
+            for number, scale in enumerate(self.config.search_scales)
+            if scale < 1.0
+        ]
+        return torch.tensor(indices, dtype=torch.long)
 
     def local_candidates(self, tiles: torch.Tensor) -> torch.Tensor:
         """(B, config.local_search_peaks) candidate alignments of tile statistics (B, n_scales, P, P), in
