@@ -196,6 +196,11 @@ def load_clips(size: int, count: int, rng: np.random.Generator) -> list[np.ndarr
     return clips
 
 
+def id_outcome(report, generation_id: str) -> int:
+    """A reading's outcome as the per-clip records keep it: 1 the exact ID, -1 a wrong ID, 0 none."""
+    return 1 if report.id == generation_id else (-1 if report.id is not None else 0)
+
+
 def draw_seeds(size: int, draw: int) -> tuple[list[int], list[int]]:
     """(clips' seed, IDs' seed) of a draw of clips at `size`: draw 0 is the bench's own, whose clips and
     IDs every attack reads; further draws serve crops_over_draws."""
@@ -233,9 +238,9 @@ def crops_over_draws(
             marked = watermarker.embed(clip, generation_id)
             for name in CROP_ROWS:
                 report = watermarker.read_frames(chosen[name](marked), fps=FPS)
-                exact[name] += int(report.detected and report.id == generation_id)
-                wrong_ids[name] += int(report.id is not None and report.id != generation_id)
-                outcome = 1 if report.id == generation_id else (-1 if report.id is not None else 0)
+                outcome = id_outcome(report, generation_id)
+                exact[name] += int(report.detected and outcome == 1)
+                wrong_ids[name] += int(outcome == -1)
                 readings[name].append([float(f"{report.p_value:.3g}"), outcome])
         for name in CROP_ROWS:
             per_draw[name].append(exact[name])
@@ -612,7 +617,7 @@ def main() -> None:
                 table[name]["candor"] += int(report.detected and report.id == generation_id)
                 table[name]["candor_detected"] += int(report.detected)
                 table[name]["candor_wrong_id"] += int(report.id is not None and report.id != generation_id)
-                outcome = 1 if report.id == generation_id else (-1 if report.id is not None else 0)
+                outcome = id_outcome(report, generation_id)
                 per_clip[name].append([float(f"{report.p_value:.3g}"), outcome])
                 table[name]["dwtdct"] += int(baseline.read(attack(baseline_marked)) == generation_id)
         rates = {name: {k: v / len(clips) for k, v in row.items()} for name, row in table.items()}
