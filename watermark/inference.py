@@ -30,7 +30,7 @@ import torch
 from media.errors import UnreadableMediaError
 from media.frames import to_tensor
 from media.image import load_image
-from media.letterbox import picture_box
+from media.letterbox import INSET, picture_box
 from media.video import iter_frames, to_yuv420p, transcode_frames
 from media.weights import load_weights, read_card
 from watermark.config import WatermarkModelConfig
@@ -109,11 +109,16 @@ class VideoWatermarker:
         CRF in the model's config, each group also goes through that many encode/decode passes.
 
         Bars that the reader reads inside (_reading_box) stay as they are: the pattern goes on the
-        picture, at the picture's aspect, which is how it will be read."""
+        picture, at the picture's aspect, which is how it will be read. It goes on the whole picture, to
+        its exact edges: the reader takes its box a few lines inside the edges it finds, and after a
+        re-encode it finds them a line or two further out (ringing into the bars) or in, so its box is
+        a slight crop of the marked picture, which the search undoes. Marked only inside such an inset box,
+        the picture would be read in a box larger than its pattern's (the pattern shrunk below every
+        rescaling searched: a 342 x 192 still in a 9:16 frame read at p 1e-3 after CRF 23)."""
         bits = torch.from_numpy(self.codec.encode(generation_id)).float().to(self.device)
         config = self.model.config
         group = max(1, config.informed_group)
-        rows, cols = _reading_box(frames[:16]) if len(frames) else (slice(None), slice(None))
+        rows, cols = _reading_box(frames[:16], inset=0) if len(frames) else (slice(None), slice(None))
         whole = (rows.start, rows.stop, cols.start, cols.stop) == (0, frames.shape[1], 0, frames.shape[2])
         picture = frames if whole else frames[:, rows, cols]
         # Whole groups, and enough frames (up to ~30 M values) that the channel pass sees a codec's
@@ -405,7 +410,7 @@ class VideoWatermarker:
 _BARS_IGNORED_ABOVE = 0.95
 
 
-def _reading_box(frames: np.ndarray) -> tuple[slice, slice]:
+def _reading_box(frames: np.ndarray, inset: int = INSET) -> tuple[slice, slice]:
     """Where to read (T, H, W, 3) frames: inside their bars when the bars change the picture's shorter
     side, the whole frame otherwise.
 
@@ -414,8 +419,9 @@ def _reading_box(frames: np.ndarray) -> tuple[slice, slice]:
     shifted, and the whole frame is read as it is, with no risk from where the bars' edge is found. Bars
     that make the frame's shorter side longer than the picture's (a 16:9 video in a 9:16 frame) would
     shrink the pattern out of the searched scales: the picture inside them is read. Its edges are found
-    to a few pixels, a slight crop, within the search's tolerance."""
-    rows, cols = picture_box(frames)
+    to a few pixels, a slight crop, within the search's tolerance. `inset`: picture_box's (the embedder
+    marks the picture to its exact edges: 0)."""
+    rows, cols = picture_box(frames, inset)
     height, width = frames.shape[1:3]
     picture_side = min(rows.stop - rows.start, cols.stop - cols.start)
     if picture_side >= _BARS_IGNORED_ABOVE * min(height, width):

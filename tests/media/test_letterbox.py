@@ -16,6 +16,8 @@ def test_black_bars_above_and_below_are_found():
     frames[:, 100:300] = _picture(200, 200)
     rows, cols = picture_box(frames)
     assert (rows.start, rows.stop) == (100 + INSET, 300 - INSET) and (cols.start, cols.stop) == (0, 200)
+    # Before any codec the edges are exact, and the picture can be taken to them (the embedder does).
+    assert picture_box(frames, inset=0) == (slice(100, 300), slice(0, 200))
 
 
 def test_coloured_bars_at_the_sides_are_found_despite_a_level_of_noise():

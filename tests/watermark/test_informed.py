@@ -400,6 +400,9 @@ def test_a_wide_video_fitted_into_a_tall_frame_is_read_inside_its_bars():
     assert not marked[:, :208].any() and not marked[:, 400:].any()
     report = watermarker.read_frames(transcode_frames(marked, crf=23))
     assert report.detected and report.id == "00112233aabbccdd"
+    # To its exact edges: the picture alone, cut out of its bars, reads at its own scale.
+    report = watermarker.read_frames(marked[:, 208:400])
+    assert report.detected and report.id == "00112233aabbccdd"
 
 
 def test_a_wide_video_over_a_blurred_fill_in_a_tall_frame_is_read_on_the_fine_grid():
