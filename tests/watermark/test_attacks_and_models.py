@@ -9,6 +9,7 @@ import torch
 from watermark.augmentation.attacks import ATTACKS, sample_training_attack
 from watermark.config import WatermarkModelConfig
 from watermark.models.watermarker import Watermarker
+from watermark.modules.carriers import weigh_axis_frequencies
 from watermark.modules.jnd import jnd_mask
 
 SMALL = WatermarkModelConfig(n_bits=191, work_size=64, embedder_width=8, extractor_width=8, message_dim=16)
@@ -304,3 +305,40 @@ def test_the_best_centred_crop_alignments_follow_the_peaks_given_the_grid():
     assert candidates.shape == (2, 1 + (config.search_peaks + 1) * 9)
     assert torch.equal(candidates[:, : without.shape[1]], without)
     assert all(int(index) in model.centred_crop_alignments((64, 64)).tolist() for index in candidates[:, -9])
+
+
+def test_axis_weight_scales_the_row_and_column_profiles_alone_and_commutes_with_shifts():
+    torch.manual_seed(0)
+    profiles = torch.randn(32, 1) + torch.randn(1, 32)  # row and column profiles: axis frequencies only
+    off_axis = torch.from_numpy(
+        np.outer(np.cos(np.arange(32) * 2 * np.pi * 3 / 32), np.sin(np.arange(32) * 2 * np.pi * 5 / 32))
+    ).float()
+    tiles = (profiles + off_axis)[None]
+    # The tile mean (u = v = 0) is on both axes: scaled too.
+    weighted = weigh_axis_frequencies(tiles, 0.25)
+    assert torch.allclose(weighted, (0.25 * profiles + off_axis)[None], atol=1e-5)
+    assert torch.allclose(weigh_axis_frequencies(tiles, 0.0), off_axis[None], atol=1e-5)
+    assert weigh_axis_frequencies(tiles, 1.0) is tiles
+    shifted = torch.roll(tiles, shifts=(5, -3), dims=(-2, -1))
+    assert torch.allclose(
+        weigh_axis_frequencies(shifted, 0.3),
+        torch.roll(weigh_axis_frequencies(tiles, 0.3), (5, -3), (-2, -1)),
+        atol=1e-5,
+    )
+
+
+def test_axis_weight_keeps_row_and_column_structure_out_of_the_bits():
+    """A frame made only of row and column profiles (a horizon, a centred face's features, the frame's
+    borders: what unmarked video shares across clips) leans every bit one way under the full matched
+    filter, and not at all with the axes left out of the readings."""
+    torch.manual_seed(0)
+    luma = torch.rand(64, 1) * 0.5 + torch.rand(1, 64) * 0.3
+    frames = luma.expand(3, 64, 64)[None].clone()
+    full = Watermarker(replace(SMALL, learned_weight=0.0)).eval()
+    axis_free = Watermarker(replace(SMALL, learned_weight=0.0, axis_weight=0.0)).eval()
+    axis_free.load_state_dict(full.state_dict())
+    with torch.no_grad():
+        leaning = full.identity_logits(frames)
+        level = axis_free.identity_logits(frames)
+    assert float(leaning.abs().mean()) > 1e-3
+    assert float(level.abs().max()) < 1e-4 * float(leaning.abs().mean())

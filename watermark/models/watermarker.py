@@ -17,6 +17,7 @@ from watermark.modules.carriers import (
     sign_blind_scores,
     subpixel_grid,
     subpixel_neighbours,
+    weigh_axis_frequencies,
     with_subpixel_phases,
 )
 from watermark.modules.informed import carrier_gram, group_rows, informed_correction, per_frame, tile_correlations
@@ -288,6 +289,6 @@ class Watermarker(nn.Module):
         # Only the chosen rescaling is phase-shifted (a clip is read at 17 alignments, each of its spans
         # at up to 2): its steps^2 phases, not every rescaling's.
         phased = with_subpixel_phases(tiles[rows, scale][:, None], steps)  # (B, steps^2, P, P)
-        chosen = phased[rows, phase]  # (B, P, P): one scale and phase each
+        chosen = weigh_axis_frequencies(phased[rows, phase], self.config.axis_weight)  # (B, P, P)
         correlation = correlations_at(chosen, self.extractor.carriers, index % shifts)
         return learned + self.extractor.log_gain.exp() * correlation - self._offset()

@@ -247,6 +247,23 @@ def at_alignment(correlation: torch.Tensor, index: torch.Tensor) -> torch.Tensor
     return chosen.gather(2, (index % shifts)[:, None, None].expand(-1, n_bits, 1))[..., 0]
 
 
+def weigh_axis_frequencies(tiles: torch.Tensor, weight: float) -> torch.Tensor:
+    """(..., P, P) tiles with their frequencies on the axes (u = 0 or v = 0) scaled by `weight`.
+
+    Those frequencies are the tile's row and column profiles, where unmarked video leans the same way
+    in many clips: the frame's borders and a centred face's features (eyes, mouth, shoulders) fold to the
+    same tile rows and columns, so a matched filter that reads them at full weight has a per-bit bias.
+    Scaling is linear and commutes with cyclic shifts, so it may be applied to a tile before the reading
+    at any shift."""
+    if weight == 1.0:
+        return tiles
+    period = tiles.shape[-1]
+    on_axis = torch.zeros(period, period, dtype=torch.bool, device=tiles.device)
+    on_axis[0, :] = on_axis[:, 0] = True
+    gains = torch.where(on_axis, weight, 1.0).to(torch.float64)
+    return torch.fft.ifft2(torch.fft.fft2(tiles.double()) * gains).real.to(tiles.dtype)
+
+
 def correlations_at(tiles: torch.Tensor, carriers: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
     """(B, P, P) tiles, (B,) flat shifts (row * P + column) -> (B, n_bits): correlate's values at those
     shifts alone, computed directly (a reading needs one shift, correlate computes all P^2)."""
