@@ -313,7 +313,10 @@ class FalsePositiveTally:
         report = self.watermarker.decide(statistics)
         self.decide_seconds.append(time.perf_counter() - start)
         self.detections += int(report.detected)
-        logits = self.watermarker.model.decide(*statistics.mean())[0].detach().numpy()
+        # The reader's bits at the identity alignment (axis weight included), as BitBiasTally reads them.
+        learned, tiles = statistics.mean()
+        identity = self.watermarker.model.identity_alignment(1, tiles.device)
+        logits = self.watermarker.model.logits_at(learned, tiles, identity)[0].detach().cpu().numpy()
         self.hard_bits[len(self.p_values)] = logits > 0
         self.p_values.append(report.p_value)
 

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from bench import watermark_robustness
-from bench.watermark_robustness import BIAS_VIEWS_PER_CLIP, measure_unmarked
+from bench.watermark_robustness import BIAS_VIEWS_PER_CLIP, FalsePositiveTally, measure_unmarked
+from media.frames import to_tensor
 from watermark.config import WatermarkModelConfig
 from watermark.inference import VideoWatermarker
 from watermark.models.watermarker import Watermarker
@@ -43,3 +44,19 @@ def test_both_readings_come_from_one_pass_over_the_clips(made):
 def test_a_rerun_of_one_reading_makes_only_that_one(made):
     results = measure_unmarked(VideoWatermarker(Watermarker(SMALL)), 3, 48, false_positives=False)
     assert list(results) == ["bit_bias"] and len(made) == 3
+
+
+def test_the_false_positive_tallys_bits_are_the_readers_at_the_identity():
+    """The tally's per-bit line counts the bits the reader decodes at the identity alignment (the axis
+    weight included), the same bits the bias views read, not the training path's matched filter."""
+    torch.manual_seed(0)
+    config = WatermarkModelConfig(
+        n_bits=191, work_size=32, embedder_width=8, extractor_width=8, message_dim=16, axis_weight=0.4
+    )
+    watermarker = VideoWatermarker(Watermarker(config))
+    clip = np.random.default_rng(1).integers(0, 256, size=(6, 48, 48, 3), dtype=np.uint8)
+    tally = FalsePositiveTally(watermarker, 1, 48)
+    tally.add("a.mp4", clip)
+    with torch.no_grad():
+        reader = watermarker.model.identity_logits(to_tensor(clip, "cpu")).mean(0).numpy()
+    np.testing.assert_array_equal(tally.hard_bits[0], reader > 0)

@@ -223,9 +223,8 @@ class Watermarker(nn.Module):
         tiles = with_subpixel_phases(tiles, steps)
         batch, period = tiles.shape[0], tiles.shape[-1]
         per_grid = len(self.config.search_scales) * steps * steps * period * period
-        unshifted = self.config.search_scales.index(1.0) * steps * steps * period * period
         scores = sign_blind_scores(tiles, self._carrier_subspace())
-        identity = torch.full((batch, 1), unshifted, dtype=torch.long, device=tiles.device)
+        identity = self.identity_alignment(batch, tiles.device)[:, None]
         candidates = [identity, sign_blind_peaks(scores[:, :per_grid], self.config.search_peaks, steps, period)]
         if scores.shape[1] > per_grid:  # the fine grid's statistics follow the work grid's
             fine = sign_blind_peaks(scores[:, per_grid:], self.config.fine_grid_peaks, steps, period)
@@ -270,6 +269,13 @@ class Watermarker(nn.Module):
         peaks = sign_blind_peaks(scores, self.config.local_search_peaks, 1, period)
         # (scale, shift) -> (scale, phase 0, shift)
         return (peaks // period**2) * steps * steps * period**2 + peaks % period**2
+
+    def identity_alignment(self, batch: int, device: torch.device | str = "cpu") -> torch.Tensor:
+        """(batch,) the flat index, in candidate_alignments' order, of the identity alignment (no
+        rescaling, sub-pixel phase or shift): the reading of an unaltered frame."""
+        period, steps = self.extractor.carriers.shape[-1], self.config.search_subpixel_steps
+        unshifted = self.config.search_scales.index(1.0) * steps * steps * period * period
+        return torch.full((batch,), unshifted, dtype=torch.long, device=device)
 
     def identity_logits(self, frames: torch.Tensor) -> torch.Tensor:
         """(B, n_bits) calibrated logits of each frame at the identity alignment (no rescaling, no shift):
