@@ -677,7 +677,8 @@ def write_markdown_and_plot(results: dict) -> None:
     fp = results["false_positives"]
     lines.append(
         f"\n## False positives\n\n{fp['detections']} detections on {fp['unmarked_clips']} unmarked clips; "
-        f"per-bit bias max {fp['max_per_bit_bias']}, mean {fp['mean_per_bit_bias']} (fair bits would show "
+        f"per-bit bias (the reader's bits at the identity alignment, one reading per clip) max "
+        f"{fp['max_per_bit_bias']}, mean {fp['mean_per_bit_bias']} (fair bits would show "
         f"{fp.get('mean_bias_of_fair_bits')} on average with this many clips; chi-square test of fair bits "
         f"p = {fp.get('fair_bits_chi_square_p', float('nan')):.3g})"
         + (
