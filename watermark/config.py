@@ -57,7 +57,11 @@ class WatermarkModelConfig:
     learned_weight: float = 1.0
     # Steps of 2.5 %: a crop between two rescalings (78 % between 75 and 80) otherwise drifts by a few
     # pixels across the frame, which at the carriers' 3-pixel wavelengths loses them after a re-encode.
-    search_scales: tuple[float, ...] = tuple(round(1.0 - 0.025 * step, 3) for step in range(17))
+    # The two above 1 read a picture shrunk a little inside the frame (a thin border, a slight zoom out
+    # over a fill: 95-99 % of the frame's side), which the fine grid's rescalings do not reach (at most
+    # 94 %); after CRF 28 such a picture at 97-98 % read 1 of 8 at 256 px without them. They come last so
+    # that the first rotation_scales stay the crops'.
+    search_scales: tuple[float, ...] = tuple(round(1.0 - 0.025 * step, 3) for step in range(17)) + (1.025, 1.05)
     # Fractions of a work-grid pixel searched per axis besides whole shifts (2: half pixels), for crops
     # whose offset is not a whole number of work-grid pixels (an odd offset at 256 px).
     search_subpixel_steps: int = 2
@@ -82,10 +86,11 @@ class WatermarkModelConfig:
     # Alignments of a centred crop that keeps the frame's aspect (a zoom, the commonest reframing) read
     # besides the peaks: such a crop keeps the frame's centre, so at rescaling s the pattern's centre is
     # (1 - s) / 2 of the work grid from the reading's, whatever the crop's exact fraction. The family has
-    # one alignment per rescaling below 1; the highest centred_crop_peaks of them by the sign-blind score
-    # are read, with their sub-pixel neighbours. On a heavy crop the true alignment's score can lose to
-    # the noise maxima of a search over every shift (at 512 px, two centred crops + CRF 28 of 60 ranked
-    # 59th and 81st and were not read, though they decode there at p ~1e-17); among 16 it does not.
+    # one alignment per rescaling other than 1 (above 1: a centred border); the highest
+    # centred_crop_peaks of them by the sign-blind score are read, with their sub-pixel neighbours. On a
+    # heavy crop the true alignment's score can lose to the noise maxima of a search over every shift (at
+    # 512 px, two centred crops + CRF 28 of 60 ranked 59th and 81st and were not read, though they decode
+    # there at p ~1e-17); among 16 it does not.
     centred_crop_peaks: int = 0
     # Weight of the tile's frequencies on the axes (its row and column profiles) in the bit readings; the
     # alignment search reads them at full weight. Unmarked video has row and column structure at the same

@@ -425,6 +425,32 @@ def test_a_wide_video_over_a_blurred_fill_in_a_tall_frame_is_read_on_the_fine_gr
     assert not watermarker.read_frames(video).detected
 
 
+@pytest.mark.parametrize("fraction", [0.99, 0.97])
+def test_a_picture_shrunk_a_little_inside_a_border_reads(fraction):
+    """A thin border, or a slight zoom out over a fill, shrinks the pattern to 95-99 % of its scale:
+    below the work grid's rescalings (crops enlarge it) and above the fine grid's (at most 94 %). The
+    rescalings above 1 read it; without them it does not read."""
+    watermarker = VideoWatermarker.from_pretrained()
+    crop, _ = crop_face(sample_portrait(), size=256)
+    marked = watermarker.embed(np.repeat(crop[None], 8, axis=0), "0123456789abcdef")
+    inner = round(256 * fraction) // 2 * 2
+    start = (256 - inner) // 2
+    framed = np.empty_like(marked)
+    for index, frame in enumerate(marked):
+        framed[index] = (cv2.GaussianBlur(frame, (0, 0), 12) * 0.6).astype(np.uint8)
+        framed[index, start : start + inner, start : start + inner] = cv2.resize(
+            frame, (inner, inner), interpolation=cv2.INTER_AREA
+        )
+    video = transcode_frames(framed, crf=23)
+    report = watermarker.read_frames(video)
+    assert report.detected and report.id == "0123456789abcdef"
+    config = watermarker.model.config
+    below_one = tuple(scale for scale in config.search_scales if scale <= 1.0)
+    watermarker.model.config = replace(config, search_scales=below_one)
+    watermarker.model.extractor.search_scales = below_one
+    assert not watermarker.read_frames(video).detected
+
+
 def test_a_slightly_rotated_copy_reads_and_says_by_how_much():
     """A rotation of a couple of degrees, zoomed to hide the corners, drifts the pattern off the tile
     grid (nearly invisible, and enough to strip a periodic mark); a clip nothing else detects is read

@@ -238,9 +238,10 @@ class Watermarker(nn.Module):
 
     def centred_crop_alignments(self, grid_shape: tuple[int, int]) -> torch.Tensor:
         """(n,) flat indices, in candidate_alignments' order, of the work grid's alignment of a centred
-        crop at each rescaling s below 1 (config.centred_crop_peaks), for a work grid of `grid_shape` (h, w).
-        The crop keeps the frame's centre, where the pattern's point (h / 2, w / 2) stays; rescaled by s,
-        the reading puts it at (s h / 2, s w / 2), so the pattern is shifted by -(1 - s) (h, w) / 2, rounded
+        crop at each rescaling s below 1, and of a centred inset (the picture shrunk inside a border) at
+        each rescaling above 1 (config.centred_crop_peaks), for a work grid of `grid_shape` (h, w). Either
+        keeps the frame's centre, where the pattern's point (h / 2, w / 2) stays; rescaled by s, the
+        reading puts it at (s h / 2, s w / 2), so the pattern is shifted by -(1 - s) (h, w) / 2, rounded
         to the nearest sub-pixel step (the neighbours read with it cover the rounding)."""
         steps, period = self.config.search_subpixel_steps, self.extractor.carriers.shape[-1]
         grid = subpixel_grid(steps, period)
@@ -254,7 +255,7 @@ class Watermarker(nn.Module):
                 ]
             )
             for number, scale in enumerate(self.config.search_scales)
-            if scale < 1.0
+            if scale != 1.0
         ]
         return torch.tensor(indices, dtype=torch.long)
 
