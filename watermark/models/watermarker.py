@@ -204,7 +204,8 @@ class Watermarker(nn.Module):
         """(B, config.rotation_peaks) candidate alignments of rotated_tiles, as candidate_alignments'."""
         steps = self.config.search_subpixel_steps
         scores = sign_blind_scores(with_subpixel_phases(tiles, steps), self._carrier_subspace())
-        return sign_blind_peaks(scores, self.config.rotation_peaks, steps, tiles.shape[-1])
+        rotation_scales = self.config.search_scales[: self.config.rotation_scales]
+        return sign_blind_peaks(scores, self.config.rotation_peaks, steps, tiles.shape[-1], rotation_scales)
 
     def decide(self, learned: torch.Tensor, tiles: torch.Tensor) -> torch.Tensor:
         """Calibrated logits from (clip-averaged) statistics."""
@@ -225,9 +226,10 @@ class Watermarker(nn.Module):
         per_grid = len(self.config.search_scales) * steps * steps * period * period
         scores = sign_blind_scores(tiles, self._carrier_subspace())
         identity = self.identity_alignment(batch, tiles.device)[:, None]
-        candidates = [identity, sign_blind_peaks(scores[:, :per_grid], self.config.search_peaks, steps, period)]
+        scales = self.config.search_scales
+        candidates = [identity, sign_blind_peaks(scores[:, :per_grid], self.config.search_peaks, steps, period, scales)]
         if scores.shape[1] > per_grid:  # the fine grid's statistics follow the work grid's
-            fine = sign_blind_peaks(scores[:, per_grid:], self.config.fine_grid_peaks, steps, period)
+            fine = sign_blind_peaks(scores[:, per_grid:], self.config.fine_grid_peaks, steps, period, scales)
             candidates.append(fine + per_grid)
         if grid_shape is not None and self.config.centred_crop_peaks > 0:
             family = self.centred_crop_alignments(grid_shape).to(tiles.device)
@@ -267,7 +269,7 @@ class Watermarker(nn.Module):
         steps, period = self.config.search_subpixel_steps, tiles.shape[-1]
         work_grid = tiles[:, : len(self.config.search_scales)]
         scores = sign_blind_scores(work_grid, self._carrier_subspace())
-        peaks = sign_blind_peaks(scores, self.config.local_search_peaks, 1, period)
+        peaks = sign_blind_peaks(scores, self.config.local_search_peaks, 1, period, self.config.search_scales)
         # (scale, shift) -> (scale, phase 0, shift)
         return (peaks // period**2) * steps * steps * period**2 + peaks % period**2
 

@@ -10,6 +10,8 @@ the attacks: the classical remedy for the long cold start of learned watermarks.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 
@@ -214,16 +216,20 @@ def subpixel_neighbours(indices: torch.Tensor, steps: int, period: int, radius: 
     return torch.stack(around, dim=-1).flatten(1)
 
 
-def sign_blind_peaks(scores: torch.Tensor, count: int, steps: int, period: int) -> torch.Tensor:
+def sign_blind_peaks(
+    scores: torch.Tensor, count: int, steps: int, period: int, scales: Sequence[float] | None = None
+) -> torch.Tensor:
     """(B, n_scales * steps^2 * P^2) alignment scores (with_subpixel_phases' order) -> (B, count) flat
     indices of the `count` highest distinct peaks, best first. After each pick, the alignments within one
     pixel of it (cyclically) at its own and the neighbouring rescalings are set aside: they are the same
-    peak seen half a pixel or 2.5 % of scale away. On a noisy reading the true alignment is not always the
-    highest peak (a crop + CRF 28 at 256 px: the 2nd to 14th on 3 of 20 clips), but it is almost always
-    among the few highest."""
+    peak seen half a pixel or 2.5 % of scale away. Neighbours by value where the rescalings' `scales` are
+    given (their order need not be sorted), otherwise by position. On a noisy reading the true alignment
+    is not always the highest peak (a crop + CRF 28 at 256 px: the 2nd to 14th on 3 of 20 clips), but it
+    is almost always among the few highest."""
     batch = scores.shape[0]
     per_scale = steps * steps * period * period
     n_scales = scores.shape[1] // per_scale
+    neighbours = neighbouring_scales(n_scales if scales is None else scales)
     grid = subpixel_grid(steps, period).to(scores.device)
     side = steps * period
     positioned = scores.view(batch, n_scales, per_scale)[:, :, grid.flatten()].view(batch, n_scales, side, side).clone()
@@ -234,10 +240,21 @@ def sign_blind_peaks(scores: torch.Tensor, count: int, steps: int, period: int) 
         scale, y, x = flat // (side * side), (flat // side) % side, flat % side
         peaks[:, pick] = scale * per_scale + grid[y, x]
         for item in range(batch):
-            scales = slice(max(int(scale[item]) - 1, 0), int(scale[item]) + 2)
             rows, cols = (y[item] + nearby) % side, (x[item] + nearby) % side
-            positioned[item, scales, rows[:, None], cols[None, :]] = -torch.inf
+            for neighbour in neighbours[int(scale[item])]:
+                positioned[item, neighbour, rows[:, None], cols[None, :]] = -torch.inf
     return peaks
+
+
+def neighbouring_scales(scales: int | Sequence[float]) -> list[list[int]]:
+    """For each rescaling (by index), itself and the indices of the nearest rescalings above and below
+    it in value; given a count instead of values, the rescalings are taken to be in order."""
+    values = list(range(scales)) if isinstance(scales, int) else list(scales)
+    ranked = sorted(range(len(values)), key=lambda index: values[index])
+    neighbours: list[list[int]] = [[] for _ in values]
+    for rank, index in enumerate(ranked):
+        neighbours[index] = [ranked[near] for near in range(max(rank - 1, 0), min(rank + 2, len(ranked)))]
+    return neighbours
 
 
 def at_alignment(correlation: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
