@@ -90,6 +90,11 @@ def in_bars(frames: np.ndarray, aspect: float) -> np.ndarray:
     return out
 
 
+def blurred_backdrop(frame: np.ndarray, sigma: float) -> np.ndarray:
+    """A blurred copy of `frame` darkened to 60 %, as platforms fill the space around a picture."""
+    return (cv2.GaussianBlur(frame, (0, 0), sigma) * 0.6).astype(np.uint8)
+
+
 def over_blurred_fill(frames: np.ndarray, aspect: float) -> np.ndarray:
     """in_bars, with the space around the clip filled by a blurred, darkened copy of it enlarged to cover
     the frame, as short-video platforms fit a clip of another aspect (nothing uniform to trim)."""
@@ -104,7 +109,7 @@ def over_blurred_fill(frames: np.ndarray, aspect: float) -> np.ndarray:
     out = np.empty((len(frames), out_height, out_width, 3), np.uint8)
     for index, frame in enumerate(frames):
         enlarged = cv2.resize(frame, (cover_width, cover_height))[y : y + out_height, x : x + out_width]
-        out[index] = (cv2.GaussianBlur(enlarged, (0, 0), sigma) * 0.6).astype(np.uint8)
+        out[index] = blurred_backdrop(enlarged, sigma)
         out[index, top : top + height, left : left + width] = frame
     return out
 
@@ -119,7 +124,7 @@ def in_blurred_border(frames: np.ndarray, fraction: float) -> np.ndarray:
     sigma = 0.05 * min(height, width)
     out = np.empty_like(frames)
     for index, frame in enumerate(frames):
-        out[index] = (cv2.GaussianBlur(frame, (0, 0), sigma) * 0.6).astype(np.uint8)
+        out[index] = blurred_backdrop(frame, sigma)
         out[index, top : top + inner_height, left : left + inner_width] = cv2.resize(
             frame, (inner_width, inner_height), interpolation=cv2.INTER_AREA
         )

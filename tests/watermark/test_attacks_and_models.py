@@ -230,7 +230,7 @@ def test_sign_blind_peaks_are_distinct():
     scores[0, index(2, 11, 62)] = 9.0  # one pixel away at the next rescaling: the same peak
     scores[0, index(1, 12, 63)] = 8.0  # a pixel and a half away: another peak
     scores[0, index(0, 40, 20)] = 7.0
-    peaks = sign_blind_peaks(scores, 3, steps, period)[0].tolist()
+    peaks = sign_blind_peaks(scores, 3, steps, period, (1.0, 0.975, 0.95))[0].tolist()
     assert peaks == [peak, index(1, 12, 63), index(0, 40, 20)]
 
 
@@ -239,7 +239,7 @@ def test_the_rescalings_next_to_a_peak_are_its_neighbours_in_value_not_in_place(
     at 1.0 hides its shadow at 1.025, not an alignment at 0.6 that happens to be listed next to 1.025."""
     from watermark.modules.carriers import neighbouring_scales, sign_blind_peaks
 
-    assert neighbouring_scales(3) == [[0, 1], [0, 1, 2], [1, 2]]
+    assert neighbouring_scales((1.0, 0.975, 0.95)) == [[1, 0], [2, 1, 0], [2, 1]]
     scales = (1.0, 0.9, 0.8, 1.1)
     assert neighbouring_scales(scales) == [[1, 0, 3], [2, 1, 0], [2, 1], [0, 3]]
     per_scale = 32 * 32
@@ -248,7 +248,8 @@ def test_the_rescalings_next_to_a_peak_are_its_neighbours_in_value_not_in_place(
     scores[0, 3 * per_scale + 5] = 9.0  # its shadow at 1.1: the same peak
     scores[0, 2 * per_scale + 5] = 8.0  # at 0.8, listed next to 1.1: another peak
     assert sign_blind_peaks(scores, 2, 1, 32, scales)[0].tolist() == [5, 2 * per_scale + 5]
-    assert sign_blind_peaks(scores, 2, 1, 32)[0].tolist() == [5, 3 * per_scale + 5]
+    with pytest.raises(ValueError, match="rescalings"):
+        sign_blind_peaks(scores, 2, 1, 32, scales[:3])
 
 
 def test_every_peak_is_followed_by_its_sub_pixel_neighbours_at_its_rescaling():

@@ -52,18 +52,18 @@ class WatermarkExtractor(nn.Module):
         # Correlation branch: matched filter on the carriers (same initial patterns as the embedder).
         self.carriers = nn.Parameter(initial_carriers(config.n_bits, config.carrier_period))
         self.log_gain = nn.Parameter(torch.tensor(math.log(2500.0)))
-        self.search_scales = tuple(config.search_scales)
         self.subpixel_steps = config.search_subpixel_steps
         self.learned_weight = config.learned_weight
         self.band = CarrierBand(config.band_box, config.band_range)
 
-    def statistics(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-frame evidence: (learned logits (B, n_bits), carrier tile means (B, n_scales, P, P)).
+    def statistics(self, frames: torch.Tensor, scales: tuple[float, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-frame evidence: (learned logits (B, n_bits), carrier tile means (B, n_scales, P, P)) at the
+        rescalings `scales`.
 
         Both are averaged over the frames of a clip before `decide`: the carrier alignment is then
         found on the whole clip, whose SNR grows with the square root of its length.
         """
-        return self.learned_logits(frames), self.carrier_tiles(self.band_image(frames))
+        return self.learned_logits(frames), self.carrier_tiles(self.band_image(frames), scales)
 
     def learned_logits(self, frames: torch.Tensor) -> torch.Tensor:
         """(B, n_bits): the learned (CNN) branch's logits, weighted (zeros, without running it, at weight 0)."""
@@ -78,15 +78,14 @@ class WatermarkExtractor(nn.Module):
         slower than the tile (and, with an edge-preserving band, the face's edges) is removed."""
         return self.band(luma(frames))
 
-    def carrier_tiles(self, band: torch.Tensor, scales: tuple[float, ...] | None = None) -> torch.Tensor:
-        """The matched branch's statistics of band images: (B, n_scales, P, P) tile means per rescaling
-        (by default the searched ones)."""
-        return folded_scales(band, self.carriers.shape[-1], self.search_scales if scales is None else scales)
+    def carrier_tiles(self, band: torch.Tensor, scales: tuple[float, ...]) -> torch.Tensor:
+        """The matched branch's statistics of band images: (B, n_scales, P, P) tile means per rescaling."""
+        return folded_scales(band, self.carriers.shape[-1], scales)
 
     def decide(self, learned: torch.Tensor, tiles: torch.Tensor) -> torch.Tensor:
         """(B, n_bits) logits from (possibly clip-averaged) statistics."""
         return learned + self.log_gain.exp() * demodulate(tiles, self.carriers, self.subpixel_steps)
 
-    def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        """Per-frame logits (each frame aligned on its own)."""
-        return self.decide(*self.statistics(frames))
+    def forward(self, frames: torch.Tensor, scales: tuple[float, ...]) -> torch.Tensor:
+        """Per-frame logits at the rescalings `scales` (each frame aligned on its own)."""
+        return self.decide(*self.statistics(frames, scales))

@@ -173,7 +173,8 @@ class Watermarker(nn.Module):
 
     def extract(self, frames: torch.Tensor) -> torch.Tensor:
         """(B, n_bits) per-frame logits, calibrated (minus the unmarked-video offset)."""
-        return self.extractor(to_work_grid(frames, self.config.work_size)) - self._offset()
+        work = to_work_grid(frames, self.config.work_size)
+        return self.extractor(work, self.config.search_scales) - self._offset()
 
     def statistics(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-frame evidence to average over a clip (see WatermarkExtractor.statistics); with a fine
@@ -186,10 +187,11 @@ class Watermarker(nn.Module):
         rotated readings fold again turned back (rotated_tiles)."""
         work = to_work_grid(frames, self.config.work_size)
         band = self.extractor.band_image(work)
-        learned, tiles = self.extractor.learned_logits(work), self.extractor.carrier_tiles(band)
+        scales = self.config.search_scales
+        learned, tiles = self.extractor.learned_logits(work), self.extractor.carrier_tiles(band, scales)
         if self.config.fine_grid > 0:
             fine = to_work_grid(frames, round(self.config.work_size * self.config.fine_grid))
-            tiles = torch.cat([tiles, self.extractor.carrier_tiles(self.extractor.band_image(fine))], dim=1)
+            tiles = torch.cat([tiles, self.extractor.carrier_tiles(self.extractor.band_image(fine), scales)], dim=1)
         return learned, tiles, band
 
     def rotated_tiles(self, band: torch.Tensor, degrees: float) -> torch.Tensor:

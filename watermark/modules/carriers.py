@@ -217,19 +217,21 @@ def subpixel_neighbours(indices: torch.Tensor, steps: int, period: int, radius: 
 
 
 def sign_blind_peaks(
-    scores: torch.Tensor, count: int, steps: int, period: int, scales: Sequence[float] | None = None
+    scores: torch.Tensor, count: int, steps: int, period: int, scales: Sequence[float]
 ) -> torch.Tensor:
     """(B, n_scales * steps^2 * P^2) alignment scores (with_subpixel_phases' order) -> (B, count) flat
     indices of the `count` highest distinct peaks, best first. After each pick, the alignments within one
     pixel of it (cyclically) at its own and the neighbouring rescalings are set aside: they are the same
-    peak seen half a pixel or 2.5 % of scale away. Neighbours by value where the rescalings' `scales` are
-    given (their order need not be sorted), otherwise by position. On a noisy reading the true alignment
+    peak seen half a pixel or 2.5 % of scale away; neighbours in value of the rescalings' `scales`, whose
+    order need not be sorted. On a noisy reading the true alignment
     is not always the highest peak (a crop + CRF 28 at 256 px: the 2nd to 14th on 3 of 20 clips), but it
     is almost always among the few highest."""
     batch = scores.shape[0]
     per_scale = steps * steps * period * period
-    n_scales = scores.shape[1] // per_scale
-    neighbours = neighbouring_scales(n_scales if scales is None else scales)
+    n_scales = len(scales)
+    if scores.shape[1] != n_scales * per_scale:
+        raise ValueError(f"{scores.shape[1]} scores do not hold {n_scales} rescalings of {per_scale} alignments")
+    neighbours = neighbouring_scales(scales)
     grid = subpixel_grid(steps, period).to(scores.device)
     side = steps * period
     positioned = scores.view(batch, n_scales, per_scale)[:, :, grid.flatten()].view(batch, n_scales, side, side).clone()
@@ -246,12 +248,11 @@ def sign_blind_peaks(
     return peaks
 
 
-def neighbouring_scales(scales: int | Sequence[float]) -> list[list[int]]:
+def neighbouring_scales(scales: Sequence[float]) -> list[list[int]]:
     """For each rescaling (by index), itself and the indices of the nearest rescalings above and below
-    it in value; given a count instead of values, the rescalings are taken to be in order."""
-    values = list(range(scales)) if isinstance(scales, int) else list(scales)
-    ranked = sorted(range(len(values)), key=lambda index: values[index])
-    neighbours: list[list[int]] = [[] for _ in values]
+    it in value."""
+    ranked = sorted(range(len(scales)), key=lambda index: scales[index])
+    neighbours: list[list[int]] = [[] for _ in scales]
     for rank, index in enumerate(ranked):
         neighbours[index] = [ranked[near] for near in range(max(rank - 1, 0), min(rank + 2, len(ranked)))]
     return neighbours
