@@ -222,10 +222,10 @@ def sign_blind_peaks(
     """(B, n_scales * steps^2 * P^2) alignment scores (with_subpixel_phases' order) -> (B, count) flat
     indices of the `count` highest distinct peaks, best first. After each pick, the alignments within one
     pixel of it (cyclically) at its own and the neighbouring rescalings are set aside: they are the same
-    peak seen half a pixel or 2.5 % of scale away; neighbours in value of the rescalings' `scales`, whose
-    order need not be sorted. On a noisy reading the true alignment
-    is not always the highest peak (a crop + CRF 28 at 256 px: the 2nd to 14th on 3 of 20 clips), but it
-    is almost always among the few highest."""
+    peak seen half a pixel or 2.5 % of scale away (neighbours in value of the rescalings' `scales`, whose
+    order need not be sorted). On a noisy reading the true alignment is not always the highest peak (a
+    crop + CRF 28 at 256 px: the 2nd to 14th on 3 of 20 clips), but it is almost always among the few
+    highest."""
     batch = scores.shape[0]
     per_scale = steps * steps * period * period
     n_scales = len(scales)
