@@ -209,6 +209,47 @@ def test_folding_counts_the_partial_tiles_at_the_edges():
     assert torch.allclose(folded[0, :8], torch.full((8, 32), 0.5)) and not folded[0, 8:].any()
 
 
+def test_a_border_is_left_out_of_the_fold_and_the_rest_keeps_its_tile_positions():
+    from watermark.modules.carriers import fold_tiles, initial_carriers
+
+    pattern = initial_carriers(4, 32)[:1]
+    periodic = pattern.repeat(1, 3, 3)[:, None, :89, :89]
+    edged = periodic.clone()
+    edged[..., :3, :], edged[..., -3:, :], edged[..., :, :3], edged[..., :, -3:] = 5.0, -4.0, 3.0, -2.0
+    assert torch.allclose(fold_tiles(edged, 32, border=3), pattern, atol=1e-6)
+    assert not torch.allclose(fold_tiles(edged, 32), pattern, atol=1e-2)
+    with pytest.raises(ValueError, match="nothing inside a border"):
+        fold_tiles(torch.zeros(1, 1, 6, 40), 32, border=3)
+
+
+def test_the_frames_edge_is_left_out_of_the_unrescaled_reading_alone():
+    """Two frames that differ only in their outer 2 pixels (3 on the fine grid, 1.5x finer, and one more
+    of its interpolation): with the band's reach (band_box // 2) added, fold_border keeps the difference
+    out of the rescaling 1's statistics (identity and shifts, the work and the fine grid's), and a crop's
+    rescalings still read every pixel."""
+    config = replace(SMALL, band_box=5, band_range=6.0, fold_border=6, search_scales=(1.0, 0.75), fine_grid=1.5)
+    model = Watermarker(config).eval()
+    torch.manual_seed(3)
+    frames = torch.rand(2, 3, 64, 64)
+    edged = frames.clone()
+    edged[..., :2, :], edged[..., :, -2:] = 1.0, 0.0
+    with torch.no_grad():
+        _, tiles = model.statistics(frames)
+        _, edged_tiles = model.statistics(edged)
+        _, without = Watermarker(replace(config, fold_border=0)).eval().statistics(edged)
+    unrescaled = [0, 2]  # the work grid's and the fine grid's rescaling 1
+    assert torch.allclose(tiles[:, unrescaled], edged_tiles[:, unrescaled], atol=1e-6)
+    assert not torch.allclose(tiles[:, [1, 3]], edged_tiles[:, [1, 3]], atol=1e-4)
+    assert not torch.allclose(tiles[:, unrescaled], without[:, unrescaled], atol=1e-4)
+
+
+def test_the_fold_border_fits_inside_a_tile():
+    with pytest.raises(ValueError, match="fold_border"):
+        replace(SMALL, fold_border=16)
+    with pytest.raises(ValueError, match="fold_border"):
+        replace(SMALL, fold_border=-1)
+
+
 def test_sign_blind_peaks_are_distinct():
     """In sub-pixel units a tile moved by +phase / steps peaks at steps * shift - phase; a peak hides the
     alignments within one pixel of it (wrapping around the tile) at its own and the neighbouring

@@ -30,22 +30,25 @@ from watermark.payload import PayloadCodec
 from watermark.spans import ClipStatistics, innermost, local_windows, span_windows
 
 
-def test_correction_lifts_every_bit_to_the_margin():
+@pytest.mark.parametrize("border", [0, 3])
+def test_correction_lifts_every_bit_to_the_margin(border):
+    """Also when the reading leaves the frame's edge out of its fold: the Gram is the same reading's."""
     torch.manual_seed(0)
     band = CarrierBand(17)
     carriers = initial_carriers(24, 16)
     frame = torch.rand(2, 1, 64, 64) * 0.5 + 0.25
     bits = torch.randint(0, 2, (2, 24)).float()
     signs = bits * 2 - 1
-    before = tile_correlations(frame, carriers, band) * signs
-    gram_inverse = torch.linalg.inv(carrier_gram(carriers, 64, band))
+    before = tile_correlations(frame, carriers, band, border) * signs
+    gram_inverse = torch.linalg.inv(carrier_gram(carriers, 64, band, border))
     corrected = frame + informed_correction(
-        tile_correlations(frame, carriers, band), bits, carriers, gram_inverse, 0.01, 64
+        tile_correlations(frame, carriers, band, border), bits, carriers, gram_inverse, 0.01, 64
     )
-    after = tile_correlations(corrected, carriers, band) * signs
+    after = tile_correlations(corrected, carriers, band, border) * signs
     assert (before < 0.01).any() and (after > 0.0099).all()
     # Bits already past the margin are left alone: no correction at all when every bit is.
-    done = informed_correction(tile_correlations(corrected, carriers, band), bits, carriers, gram_inverse, 0.005, 64)
+    reading = tile_correlations(corrected, carriers, band, border)
+    done = informed_correction(reading, bits, carriers, gram_inverse, 0.005, 64)
     assert done.abs().max() < 1e-6
 
 
@@ -87,9 +90,8 @@ def test_the_embedders_luma_change_is_one_pattern_per_group_made_on_the_work_gri
 
     def group_correlations(luma_frames: torch.Tensor) -> torch.Tensor:
         grid = to_work_grid(luma_frames, model.config.work_size)
-        return group_rows(tile_correlations(grid, model.extractor.carriers, model.extractor.band), 3) * (
-            bits[:3] * 2 - 1
-        )
+        reading = tile_correlations(grid, model.extractor.carriers, model.extractor.band, model.config.fold_border)
+        return group_rows(reading, 3) * (bits[:3] * 2 - 1)
 
     before, after = group_correlations(luma(frames)), group_correlations(luma(frames) + change)
     assert before.min() < 0 and after.min() > 0.5 * margin and after.mean() > 0.8 * margin

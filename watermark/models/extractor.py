@@ -55,6 +55,7 @@ class WatermarkExtractor(nn.Module):
         self.subpixel_steps = config.search_subpixel_steps
         self.learned_weight = config.learned_weight
         self.band = CarrierBand(config.band_box, config.band_range)
+        self.fold_border = config.fold_border
 
     def statistics(self, frames: torch.Tensor, scales: tuple[float, ...]) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-frame evidence: (learned logits (B, n_bits), carrier tile means (B, n_scales, P, P)) at the
@@ -80,7 +81,7 @@ class WatermarkExtractor(nn.Module):
 
     def carrier_tiles(self, band: torch.Tensor, scales: tuple[float, ...]) -> torch.Tensor:
         """The matched branch's statistics of band images: (B, n_scales, P, P) tile means per rescaling."""
-        return folded_scales(band, self.carriers.shape[-1], scales)
+        return folded_scales(band, self.carriers.shape[-1], scales, self.fold_border)
 
     def decide(self, learned: torch.Tensor, tiles: torch.Tensor) -> torch.Tensor:
         """(B, n_bits) logits from (possibly clip-averaged) statistics."""

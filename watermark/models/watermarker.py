@@ -142,7 +142,8 @@ class Watermarker(nn.Module):
         frames' luma on the work grid `observed_grid` (B, 1, h, w); `bits` (B, n_bits) are the same within
         a group."""
         carriers = self.extractor.carriers
-        correlations = group_rows(tile_correlations(observed_grid, carriers, self.extractor.band), group)
+        reading = tile_correlations(observed_grid, carriers, self.extractor.band, self.config.fold_border)
+        correlations = group_rows(reading, group)
         return informed_correction(
             correlations, bits[::group], carriers, self._gram_inverse(), margin, tuple(observed_grid.shape[-2:])
         )
@@ -155,12 +156,16 @@ class Watermarker(nn.Module):
         """Inverse Gram matrix of the carriers, cached until they change (training updates them in place)."""
         carriers = self.extractor.carriers
         if carriers.requires_grad and torch.is_grad_enabled():  # training: part of the graph, never cached
-            return torch.linalg.inv(carrier_gram(carriers, self.config.work_size, self.extractor.band))
+            return torch.linalg.inv(self._carrier_gram(carriers))
         key = (carriers._version, carriers.device)
         if getattr(self, "_gram_key", None) != key:
-            self._gram_cache = torch.linalg.inv(carrier_gram(carriers, self.config.work_size, self.extractor.band))
+            self._gram_cache = torch.linalg.inv(self._carrier_gram(carriers))
             self._gram_key = key
         return self._gram_cache
+
+    def _carrier_gram(self, carriers: torch.Tensor) -> torch.Tensor:
+        """The carriers' Gram matrix through the reader's identity reading (informed.carrier_gram)."""
+        return carrier_gram(carriers, self.config.work_size, self.extractor.band, self.config.fold_border)
 
     def _carrier_subspace(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The carriers' carrier_subspace, cached until they change (16 ms; a 60-s clip is read 61 times)."""

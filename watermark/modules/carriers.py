@@ -62,15 +62,24 @@ def spread(bits: torch.Tensor, carriers: torch.Tensor, size: tuple[int, int]) ->
     return tile.repeat(1, *reps)[:, None, : size[0], : size[1]]
 
 
-def fold_tiles(image: torch.Tensor, period: int) -> torch.Tensor:
+def fold_tiles(image: torch.Tensor, period: int, border: int = 0) -> torch.Tensor:
     """(B, 1, H, W) -> (B, period, period): every tile position's mean over the image, partial tiles at
     the bottom and right included (a 70 % crop rescaled to the pattern's period is 89 pixels wide: two
     whole tiles would leave out 28 % of it on each axis). The same as the mean over whole tiles where
-    the image holds a whole number of them."""
+    the image holds a whole number of them.
+
+    `border` pixels along each edge are left out of the means, each pixel still folding onto its own
+    tile position (the positions keep the image's origin)."""
     height, width = image.shape[-2:]
+    if border > 0 and min(height, width) <= 2 * border:
+        raise ValueError(f"a {height}x{width} image has nothing inside a border of {border} pixels")
     pad = (0, -width % period, 0, -height % period)
+    weights = image.new_ones(1, 1, height, width)
+    if border > 0:
+        weights = F.pad(weights[..., border:-border, border:-border], (border,) * 4)
+        image = image * weights
     sums = F.pad(image, pad)
-    counts = F.pad(image.new_ones(1, 1, height, width), pad)
+    counts = F.pad(weights, pad)
     rows, cols = sums.shape[-2] // period, sums.shape[-1] // period
     tile_sums = sums.reshape(image.shape[0], rows, period, cols, period).sum(dim=(1, 3))
     tile_counts = counts.reshape(1, rows, period, cols, period).sum(dim=(1, 3))
@@ -83,10 +92,14 @@ def correlate(tile: torch.Tensor, carriers: torch.Tensor) -> torch.Tensor:
     return torch.fft.irfft2(spectrum, s=tile.shape[-2:]) / tile[0].numel()
 
 
-def folded_scales(flattened: torch.Tensor, period: int, scales: tuple[float, ...]) -> torch.Tensor:
-    """(B, 1, H, W) pre-whitened luma -> (B, len(scales), period, period) tile means per rescaling.
+def folded_scales(flattened: torch.Tensor, period: int, scales: tuple[float, ...], border: int = 0) -> torch.Tensor:
+    """(B, 1, H, W) pre-whitened luma -> (B, len(scales), period, period) tile means per rescaling, the
+    unrescaled one without the `border` pixels along each edge (fold_tiles).
 
     These statistics are linear in the frame, so a clip's statistics are the mean of its frames'.
+    Only the rescaling 1 leaves the border out: there the frame's edge pixels fold onto the same tile
+    positions in every clip (see WatermarkModelConfig.fold_border), while at another rescaling the
+    edge is a crop's, whose pixels hold the mark like any others.
     """
     tiles = []
     for scale in scales:
@@ -98,7 +111,7 @@ def folded_scales(flattened: torch.Tensor, period: int, scales: tuple[float, ...
         if min(scaled.shape[-2:]) < period:  # too small to hold one tile: no evidence at this scale
             tiles.append(flattened.new_zeros(flattened.shape[0], period, period))
         else:
-            tiles.append(fold_tiles(scaled, period))
+            tiles.append(fold_tiles(scaled, period, border if scale == 1.0 else 0))
     return torch.stack(tiles, dim=1)
 
 

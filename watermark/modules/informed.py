@@ -104,10 +104,11 @@ def _bilateral_mean(luma: torch.Tensor, box: int, sigma_range: float) -> torch.T
     return total.div_(weight_sum)
 
 
-def tile_correlations(luma: torch.Tensor, carriers: torch.Tensor, band: CarrierBand) -> torch.Tensor:
-    """(B, 1, S, S) luma at work size -> (B, n_bits) correlation with each carrier at zero shift."""
+def tile_correlations(luma: torch.Tensor, carriers: torch.Tensor, band: CarrierBand, border: int = 0) -> torch.Tensor:
+    """(B, 1, S, S) luma at work size -> (B, n_bits) correlation with each carrier at zero shift, the
+    reader's identity reading (its `border` edge pixels left out of the fold)."""
     period = carriers.shape[-1]
-    tile = fold_tiles(band(luma), period)
+    tile = fold_tiles(band(luma), period, border)
     return torch.einsum("bpq,npq->bn", tile, carriers) / period**2
 
 
@@ -118,11 +119,11 @@ def tiled(patterns: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
     return patterns.repeat(1, -(-height // period), -(-width // period))[:, None, :height, :width]
 
 
-def carrier_gram(carriers: torch.Tensor, size: int, band: CarrierBand) -> torch.Tensor:
+def carrier_gram(carriers: torch.Tensor, size: int, band: CarrierBand, border: int = 0) -> torch.Tensor:
     """G[i, j] = correlation with carrier i of carrier j tiled over a size x size frame (per unit of
-    carrier amplitude, measured at the band's probe amplitude)."""
+    carrier amplitude, measured at the band's probe amplitude), read as tile_correlations reads."""
     amplitude = band.probe_amplitude
-    return tile_correlations(tiled(carriers * amplitude, size), carriers, band).T / amplitude
+    return tile_correlations(tiled(carriers * amplitude, size), carriers, band, border).T / amplitude
 
 
 def group_means(values: torch.Tensor, group: int) -> torch.Tensor:
