@@ -102,9 +102,9 @@ class WatermarkModelConfig:
     # whole and sub-pixel shifts, the fine grid's own fold and informed embedding's passes, which aim at
     # that reading). The band's local mean is one-sided within band_box // 2 pixels of the frame's edge,
     # and at rescaling 1 those pixels fold onto the same tile rows and columns in every clip: the mean
-    # unmarked tile holds 4-5x its energy there, and one of the 191 bits was unfair at 5 % over 274 sources. Left out
-    # at every rescaling it costs a crop, whose edges hold the mark, 5-25 % of its evidence; at rescaling
-    # 1 alone the crops read as before. 0: every pixel folds.
+    # unmarked tile holds 4-5x its energy there, and one of the 191 bits was unfair at 5 % over 274
+    # sources. Left out at every rescaling it costs a crop, whose edges hold the mark, 5-25 % of its
+    # evidence; at rescaling 1 alone the crops read as before. 0: every pixel folds.
     fold_border: int = 0
     # Rotations read when nothing else detects (degrees; empty: none). Tiles fold along the frame's axes,
     # so a rotation drifts the pattern off them, by a pixel per 64 at 1 degree: a slight rotation (with a
@@ -127,9 +127,9 @@ class WatermarkModelConfig:
                 f"margin_sides and margin_scales must have the same length, got {len(self.margin_sides)} "
                 f"and {len(self.margin_scales)}"
             )
-        # np.interp needs increasing sides, and would answer anything for others without a word.
         if self.fold_border < 0 or 2 * self.fold_border >= self.carrier_period:
             raise ValueError(f"fold_border must be in [0, carrier_period / 2), got {self.fold_border}")
+        # np.interp needs increasing sides, and would answer anything for others without a word.
         if any(side <= 0 for side in self.margin_sides) or list(self.margin_sides) != sorted(set(self.margin_sides)):
             raise ValueError(f"margin_sides must be positive and increasing, got {list(self.margin_sides)}")
 
