@@ -532,7 +532,13 @@ class DwtDctBaseline:
         return np.packbits(bits).tobytes().hex()
 
 
-def measure_speed(watermarker: VideoWatermarker, clips: int = 6) -> dict:
+def speed_key(device: str) -> str:
+    """Where a speed measurement goes in the results: the CPU's and a GPU's are kept side by side, so a run
+    on a lent GPU adds its numbers to the CPU's instead of replacing them."""
+    return "speed_512" if device == "cpu" else "speed_512_gpu"
+
+
+def measure_speed(watermarker: VideoWatermarker, device: str, clips: int = 6) -> dict:
     """Embed and extract frames per second at 512 x 512 on real 2-second clips: the median over `clips`
     clips, and the range (the channel passes run x264, whose speed depends on content: single clips
     read 26-41 fps). The clips are the same in every run: the first shared videos in a fixed order."""
@@ -557,6 +563,7 @@ def measure_speed(watermarker: VideoWatermarker, clips: int = 6) -> dict:
         "clips": len(real),
         "content": f"median over {len(real)} real 2-s clips" if len(real) > 1 else "one 2-s clip",
         "git_commit": git_commit(),
+        "device": device_description(device),
     }
 
 
@@ -596,8 +603,7 @@ def main() -> None:
         raise SystemExit(f"no earlier results in {RESULTS_DIR} to add to: run the whole suite first")
     if args.speed_only:
         results = previous
-        results["speed_512"] = measure_speed(watermarker)
-        results["speed_device"] = device_description(args.device)
+        results[speed_key(args.device)] = measure_speed(watermarker, args.device)
         write_markdown_and_plot(results)
         return
     if args.crops_only:
@@ -674,7 +680,10 @@ def main() -> None:
         if "bit_bias" in previous:
             results["bit_bias"] = previous["bit_bias"]
     gc.collect()
-    results["speed_512"] = measure_speed(watermarker)
+    for key in ("speed_512", "speed_512_gpu"):
+        if previous and key in previous:
+            results[key] = {"device": previous["device"]} | previous[key]
+    results[speed_key(args.device)] = measure_speed(watermarker, args.device)
     write_markdown_and_plot(results)
 
 
@@ -747,14 +756,10 @@ def write_markdown_and_plot(results: dict) -> None:
             f"in common: {bias['rms_bias_between_halves']} (the halves' biases correlate "
             f"{bias['halves_bias_correlation']}). Code of commit {bias['git_commit']}.\n"
         )
-    speed = results["speed_512"]
-    lines.append(
-        f"\n## Speed at 512x512\n\nembed {speed['embed_fps']} fps {_range(speed, 'embed_fps_range')}, "
-        f"extract {speed['extract_fps']} fps {_range(speed, 'extract_fps_range')} "
-        f"(on {speed.get('content', 'random frames')}"
-        + (f", code of commit {speed['git_commit']}" if "git_commit" in speed else "")
-        + ")\n"
-    )
+    lines.append("\n## Speed at 512x512\n")
+    for key in ("speed_512", "speed_512_gpu"):
+        if key in results:
+            lines.append(speed_markdown(results[key], results["device"]))
     markdown = "".join(lines)
     write_results("watermark_robustness", results, markdown)
     plot(results, RESULTS_DIR / "watermark_robustness.png")
@@ -774,6 +779,18 @@ def crops_markdown(crops: dict) -> str:
         f"\nThe crop rows over {len(crops['draws'])} draws of {crops['clips'] // len(crops['draws'])} clips "
         f"(the bench's" + (f", then clip seeds {seeds}" if seeds else "") + f"): {rows}. "
         f"Code of commit {crops['git_commit']}.\n"
+    )
+
+
+def speed_markdown(speed: dict, run_device: str) -> str:
+    """One speed measurement, one line; measurements from before the speed carried its device were made on
+    the run's."""
+    return (
+        f"\n{speed.get('device', run_device)}: embed {speed['embed_fps']} fps {_range(speed, 'embed_fps_range')}, "
+        f"extract {speed['extract_fps']} fps {_range(speed, 'extract_fps_range')} "
+        f"(on {speed.get('content', 'random frames')}"
+        + (f", code of commit {speed['git_commit']}" if "git_commit" in speed else "")
+        + ")\n"
     )
 
 
