@@ -538,6 +538,9 @@ def speed_key(device: str) -> str:
     return "speed_512" if device == "cpu" else "speed_512_gpu"
 
 
+SPEED_KEYS = (speed_key("cpu"), speed_key("cuda"))
+
+
 def measure_speed(watermarker: VideoWatermarker, device: str, clips: int = 6) -> dict:
     """Embed and extract frames per second at 512 x 512 on real 2-second clips: the median over `clips`
     clips, and the range (the channel passes run x264, whose speed depends on content: single clips
@@ -680,7 +683,7 @@ def main() -> None:
         if "bit_bias" in previous:
             results["bit_bias"] = previous["bit_bias"]
     gc.collect()
-    for key in ("speed_512", "speed_512_gpu"):
+    for key in SPEED_KEYS:
         if previous and key in previous:
             results[key] = {"device": previous["device"]} | previous[key]
     results[speed_key(args.device)] = measure_speed(watermarker, args.device)
@@ -757,7 +760,7 @@ def write_markdown_and_plot(results: dict) -> None:
             f"{bias['halves_bias_correlation']}). Code of commit {bias['git_commit']}.\n"
         )
     lines.append("\n## Speed at 512x512\n")
-    for key in ("speed_512", "speed_512_gpu"):
+    for key in SPEED_KEYS:
         if key in results:
             lines.append(speed_markdown(results[key], results["device"]))
     markdown = "".join(lines)
