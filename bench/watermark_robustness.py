@@ -12,7 +12,8 @@ sizes a run includes. Every attack is applied to the whole clip as a video (real
 PyAV, preset medium). Success = detected at p < 1e-6 with the exact 64-bit ID. The baseline embeds the
 same 64-bit ID with DWT-DCT in every frame and succeeds when the per-frame bitwise majority vote gives
 the exact ID (it has no detection test, so its false-positive rate is not comparable). False positives
-are counted on unmarked clips (real excerpts and animated portraits). Also counted per attack: clips
+are counted on unmarked clips: real excerpts, other generators' talking faces, Candor's own generations
+as its generator renders them before the mark, and animated portraits. Also counted per attack: clips
 where Candor's mark was detected whether or not its ID decoded, and clips where a wrong ID was
 reported. The two crop rows depend on which clips are drawn (at 256 px one draw of 20 read the centred
 crop 20/20, another 17/20), so they are also counted over more draws of as many clips (--crop-draws).
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import itertools
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,6 +44,8 @@ from bench.common import (
     read_results,
     write_results,
 )
+from generator.pipeline import GenerationOptions, TalkingFacePipeline
+from media.audio import AudioTrack, load_audio
 from media.errors import MediaError
 from media.frames import to_tensor
 from media.image import load_image
@@ -289,12 +293,35 @@ def crops_over_draws(
     }
 
 
+# Unmarked clips are made in this order, up to the count asked for: every 2-second window of the real
+# videos, then of other generators' talking faces, then Candor's own generations before the mark, then
+# animated portraits. Each clip's source is "<kind>/<file name>", and a kind is tallied on its own.
+UNMARKED_KINDS = ("videos", "videos_synthetic", "candor", "portraits")
+UNMARKED_KIND_NAMES = {
+    "videos": "real videos' windows",
+    "videos_synthetic": "other generators' talking faces",
+    "candor": "Candor's generations before the mark",
+    "portraits": "animated portraits",
+}
+# Candor's own unmarked generations: one per corpus portrait with a face, up to this many.
+CANDOR_UNMARKED_CLIPS = 200
+
+
 def unmarked_clips(count: int, size: int) -> Iterator[tuple[str, np.ndarray]]:
-    """(source, clip): real 2-second excerpts (every window of every video), then animated portraits,
-    up to `count`; made one video at a time (1,000 clips at 256 px hold ~10 GB). The source (the video's
-    or the portrait's file name) tells which clips share content."""
-    made = 0
-    for path in sorted((SHARED_DATA / "videos").glob("*")):
+    """(source, clip), up to `count`, in the order of UNMARKED_KINDS; made one clip at a time (1,000 clips
+    at 256 px hold ~10 GB). The source ("<kind>/<file name>") tells which clips share content."""
+    kinds = itertools.chain(
+        video_windows("videos", size),
+        video_windows("videos_synthetic", size),
+        candor_unmarked(size),
+        animated_portraits(size),
+    )
+    yield from itertools.islice(kinds, count)
+
+
+def video_windows(folder: str, size: int) -> Iterator[tuple[str, np.ndarray]]:
+    """Every CLIP_FRAMES-frame window of every video in the corpus's `folder`, centre-square at `size`."""
+    for path in sorted((SHARED_DATA / folder).glob("*")):
         try:
             frames = [
                 cv2.resize(centre_square(f), (size, size), interpolation=cv2.INTER_AREA) for _, f in iter_frames(path)
@@ -302,22 +329,62 @@ def unmarked_clips(count: int, size: int) -> Iterator[tuple[str, np.ndarray]]:
         except MediaError:
             continue
         for start in range(0, len(frames) - CLIP_FRAMES + 1, CLIP_FRAMES):
-            if made == count:
-                return
-            made += 1
-            yield path.name, np.stack(frames[start : start + CLIP_FRAMES])
-    portraits = sorted((SHARED_DATA / "portraits").rglob("*.*"))
-    index = 0
-    while made < count and portraits:
+            yield f"{folder}/{path.name}", np.stack(frames[start : start + CLIP_FRAMES])
+
+
+def corpus_portraits() -> list[Path]:
+    return sorted((SHARED_DATA / "portraits").rglob("*.*"))
+
+
+class _WithoutMark:
+    """Stands in for the pipeline's watermarker: the generator's frames as they are before the mark, the
+    generated video an unmarked false positive would be read on."""
+
+    def embed(self, frames: np.ndarray, generation_id: str) -> np.ndarray:
+        return frames
+
+
+def candor_unmarked(size: int) -> Iterator[tuple[str, np.ndarray]]:
+    """Candor's own talking faces without the mark: each corpus portrait (up to CANDOR_UNMARKED_CLIPS)
+    speaking the first CLIP_FRAMES frames' worth of a corpus speech clip, delivered at `size`. Portraits
+    without a face and speech that opens silent are passed over."""
+    portraits, speeches = corpus_portraits(), sorted((SHARED_DATA / "audio").glob("*"))
+    if not portraits or not speeches:
+        return
+    pipeline = TalkingFacePipeline.from_pretrained(device="cpu")
+    pipeline.watermarker = _WithoutMark()
+    made = 0
+    for index, path in enumerate(portraits):
+        if made == CANDOR_UNMARKED_CLIPS:
+            return
         try:
-            image = load_image(portraits[index % len(portraits)])
-            clip = animate_portrait(centre_square(image), CLIP_FRAMES, size=size, seed=index)
+            speech = load_audio(speeches[index % len(speeches)])
+            opening = AudioTrack(speech.samples[: int(CLIP_FRAMES / FPS * speech.sample_rate)], speech.sample_rate)
+            video = pipeline.generate(
+                load_image(path), opening, options=GenerationOptions(output_size=size, seed=index)
+            )
         except MediaError:
-            clip = None
-        index += 1
-        if clip is not None:
+            continue
+        if len(video.frames) >= CLIP_FRAMES:
             made += 1
-            yield portraits[(index - 1) % len(portraits)].name, clip
+            yield f"candor/{path.name}", video.frames[:CLIP_FRAMES]
+
+
+def animated_portraits(size: int) -> Iterator[tuple[str, np.ndarray]]:
+    """The corpus portraits under a slow sway, zoom and tilt, round and round with a new seed each time."""
+    portraits = corpus_portraits()
+    for turn in itertools.count():
+        made = 0
+        for number, path in enumerate(portraits):
+            try:
+                image = load_image(path)
+            except MediaError:
+                continue
+            made += 1
+            seed = turn * len(portraits) + number
+            yield f"portraits/{path.name}", animate_portrait(centre_square(image), CLIP_FRAMES, size=size, seed=seed)
+        if not made:
+            return
 
 
 def clustered_bias(ones: np.ndarray, sources: list[str]) -> dict:
@@ -363,6 +430,7 @@ class FalsePositiveTally:
         # The code measured: the checkout's commit when the reading starts (it runs for an hour or more).
         self.commit = git_commit()
         self.detections, self.p_values, self.decide_seconds = 0, [], []
+        self.detected: list[bool] = []
         # Written in place, as in BitBiasTally (small arrays kept between large temporaries pin the heap).
         self.hard_bits = np.zeros((count, watermarker.codec.n_bits), dtype=np.float32)
         self.sources: list[str] = []
@@ -373,6 +441,7 @@ class FalsePositiveTally:
         report = self.watermarker.decide(statistics)
         self.decide_seconds.append(time.perf_counter() - start)
         self.detections += int(report.detected)
+        self.detected.append(bool(report.detected))
         # The reader's bits at the identity alignment (axis weight included), as BitBiasTally reads them.
         learned, tiles = statistics.mean()
         identity = self.watermarker.model.identity_alignment(1, tiles.device)
@@ -383,6 +452,20 @@ class FalsePositiveTally:
 
     def progress(self) -> str:
         return f"detections {self.detections}, smallest p {min(self.p_values):.3g}"
+
+    def by_kind(self) -> dict[str, dict]:
+        """Clips, detections and the smallest p-value of each kind of unmarked clip (UNMARKED_KINDS)."""
+        kinds = [source.split("/", 1)[0] for source in self.sources]
+        tallies = {}
+        for kind in dict.fromkeys(kinds):
+            mine = [number for number, name in enumerate(kinds) if name == kind]
+            tallies[kind] = {
+                "clips": len(mine),
+                "sources": len({self.sources[number] for number in mine}),
+                "detections": sum(self.detected[number] for number in mine),
+                "smallest_p_value": min(self.p_values[number] for number in mine),
+            }
+        return tallies
 
     def result(self) -> dict:
         hard_bits = self.hard_bits[: len(self.p_values)]
@@ -400,6 +483,7 @@ class FalsePositiveTally:
             "share_p_below_0.01": float(np.mean(p_values < 0.01)),
             "share_p_below_0.1": float(np.mean(p_values < 0.1)),
             "decide_seconds_median": round(float(np.median(self.decide_seconds)), 3),
+            "by_kind": self.by_kind(),
             "bits": "reader at the identity",
             "git_commit": self.commit,
         }
@@ -743,6 +827,24 @@ def write_markdown_and_plot(results: dict) -> None:
         lines.append(
             f"\nRead at {fp['size']} px with the code of commit {fp['git_commit']}; the decision took "
             f"{fp['decide_seconds_median']} s per clip (median).\n"
+        )
+    if "by_kind" in fp:
+        lines.append(
+            "\n"
+            + markdown_table(
+                ["unmarked clips", "clips", "sources", "detections", "smallest p"],
+                [
+                    [
+                        UNMARKED_KIND_NAMES.get(kind, kind),
+                        k["clips"],
+                        k["sources"],
+                        k["detections"],
+                        f"{k['smallest_p_value']:.3g}",
+                    ]
+                    for kind, k in fp["by_kind"].items()
+                ],
+            )
+            + "\n"
         )
     if "bit_bias" in results:
         bias = results["bit_bias"]
