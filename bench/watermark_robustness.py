@@ -296,7 +296,6 @@ def crops_over_draws(
 # Unmarked clips are made in this order, up to the count asked for: every 2-second window of the real
 # videos, then of other generators' talking faces, then Candor's own generations before the mark, then
 # animated portraits. Each clip's source is "<kind>/<file name>", and a kind is tallied on its own.
-UNMARKED_KINDS = ("videos", "videos_synthetic", "candor", "portraits")
 UNMARKED_KIND_NAMES = {
     "videos": "real videos' windows",
     "videos_synthetic": "other generators' talking faces",
@@ -308,7 +307,7 @@ CANDOR_UNMARKED_CLIPS = 200
 
 
 def unmarked_clips(count: int, size: int) -> Iterator[tuple[str, np.ndarray]]:
-    """(source, clip), up to `count`, in the order of UNMARKED_KINDS; made one clip at a time (1,000 clips
+    """(source, clip), up to `count`, in the order of UNMARKED_KIND_NAMES; made one clip at a time (1,000 clips
     at 256 px hold ~10 GB). The source ("<kind>/<file name>") tells which clips share content."""
     kinds = itertools.chain(
         video_windows("videos", size),
@@ -454,7 +453,7 @@ class FalsePositiveTally:
         return f"detections {self.detections}, smallest p {min(self.p_values):.3g}"
 
     def by_kind(self) -> dict[str, dict]:
-        """Clips, detections and the smallest p-value of each kind of unmarked clip (UNMARKED_KINDS)."""
+        """Clips, detections and the smallest p-value of each kind of unmarked clip (UNMARKED_KIND_NAMES)."""
         kinds = [source.split("/", 1)[0] for source in self.sources]
         tallies = {}
         for kind in dict.fromkeys(kinds):
