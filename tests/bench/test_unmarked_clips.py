@@ -11,8 +11,8 @@ import pytest
 from bench import watermark_robustness
 from bench.watermark_robustness import CLIP_FRAMES, FalsePositiveTally, unmarked_clips
 from generator.pipeline import GenerationOptions, TalkingFacePipeline
-from media.audio import save_wav
-from media.image import save_image
+from media.audio import AudioTrack, load_audio, save_wav
+from media.image import load_image, save_image
 from media.samples import sample_portrait, synth_speech, write_sample_clip
 from watermark.config import WatermarkModelConfig
 from watermark.inference import VideoWatermarker
@@ -61,9 +61,9 @@ def test_candors_unmarked_clip_is_what_the_pipeline_marks(corpus):
     (source, unmarked), *_ = list(watermark_robustness.candor_unmarked(SIZE))
     assert source == "candor/astronaut.png"
     pipeline = TalkingFacePipeline.from_pretrained(device="cpu")
-    speech = watermark_robustness.load_audio(corpus / "audio" / "speech.wav")
-    opening = watermark_robustness.AudioTrack(speech.samples[: 2 * speech.sample_rate], speech.sample_rate)
-    image = watermark_robustness.load_image(corpus / "portraits" / "real" / "astronaut.png")
+    speech = load_audio(corpus / "audio" / "speech.wav")
+    opening = AudioTrack(speech.samples[: 2 * speech.sample_rate], speech.sample_rate)
+    image = load_image(corpus / "portraits" / "real" / "astronaut.png")
     generation_id = "0123456789abcdef"
     marked = pipeline.generate(
         image, opening, options=GenerationOptions(output_size=SIZE, seed=0), generation_id=generation_id
